@@ -1,0 +1,87 @@
+// The one plain-data parameter struct every backend receives. Derived constants (the folded
+// softmax multiplier, causal offset, resolved tile shape) are computed once, on the host.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace miniattn {
+
+enum class Variant : int { Fused, TwoPass, Unfused };
+enum class PvPrecision : int { Fp32, Bf16, Int8 };
+enum class Exp2Kind : int { Accurate, Fast, Fixed };
+enum class QkScales : int { PerToken, PerBlock };
+
+std::string_view to_string(Variant v);
+std::string_view to_string(PvPrecision p);
+std::string_view to_string(Exp2Kind e);
+std::string_view to_string(QkScales s);
+std::optional<Variant> parse_variant(std::string_view s);
+std::optional<PvPrecision> parse_pv_precision(std::string_view s);
+std::optional<Exp2Kind> parse_exp2_kind(std::string_view s);
+std::optional<QkScales> parse_qk_scales(std::string_view s);
+
+// K is quantised in blocks of this many keys in per_block mode, aligned to key 0 of each KV
+// head, so that the int8 values (and the int32 scores) do not depend on any backend's tile
+// shape. Q blocks are the query tiles (work items), which no rank ever splits.
+inline constexpr int kKeyQuantBlock = 64;
+
+struct TileShape {
+  int q = 0;   // Br: query rows per work item
+  int kv = 0;  // Bc: keys per K/V tile inside a kernel
+};
+
+struct ProblemShape {
+  int64_t batch = 1;
+  int64_t heads = 1;
+  int64_t kv_heads = 1;
+  int64_t lq = 0;
+  int64_t lk = 0;
+  int d = 0;
+  bool causal = false;
+  double scale = 0.0;  // 0 = 1/sqrt(d)
+};
+
+struct AttnParams {
+  // Shape.
+  int64_t batch = 1;
+  int64_t heads = 1;
+  int64_t kv_heads = 1;
+  int64_t lq = 0;
+  int64_t lk = 0;
+  int d = 0;
+  bool causal = false;
+
+  // Numerics.
+  double scale = 0.0;       // softmax scale on raw scores (natural-log domain)
+  float scale_log2 = 0.0f;  // scale * log2(e): scores become base-2 exponents with one multiply
+  Variant variant = Variant::Fused;
+  PvPrecision pv = PvPrecision::Fp32;
+  Exp2Kind exp2 = Exp2Kind::Accurate;
+  QkScales qk_scales = QkScales::PerToken;
+  bool smooth_k = true;
+
+  TileShape tile;  // resolved: both > 0
+
+  int64_t group_size() const { return heads / kv_heads; }
+  int64_t kv_head_of(int64_t h) const { return h / group_size(); }
+  // Bottom-right aligned causal mask (FlashAttention >= 2.1): query row i sees keys j <= i + lk - lq.
+  int64_t causal_offset() const { return lk - lq; }
+  // Number of keys query row i sees: keys [0, visible_keys(i)).
+  int64_t visible_keys(int64_t row) const {
+    if (!causal) return lk;
+    return std::clamp<int64_t>(row + causal_offset() + 1, 0, lk);
+  }
+  int64_t q_tiles() const { return (lq + tile.q - 1) / tile.q; }
+  // Unmasked scores of the whole problem: the basis of ops = 4 * d * scores.
+  double unmasked_scores() const;
+};
+
+// Builds the params from a shape and run options; the tile shape must already be resolved.
+// Throws miniattn::Error naming the offending field if the shape is not valid.
+AttnParams make_attn_params(const ProblemShape& shape, Variant variant, PvPrecision pv,
+                            Exp2Kind exp2, QkScales qk_scales, bool smooth_k, TileShape tile);
+
+}  // namespace miniattn

@@ -1,0 +1,52 @@
+// The run's report: a table on stdout, one greppable summary line, and the JSON document of
+// DESIGN.md. Built on rank 0 from values already reduced over ranks.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "miniattn/attn_params.hpp"
+#include "miniattn/timers.hpp"
+#include "miniattn/verify.hpp"
+
+namespace miniattn {
+
+// Peak rates of this machine, measured (miniattn-bench), for the "% of peak" figures.
+struct MachinePeaks {
+  double int8_gops = 0.0;
+  double fp32_gflops = 0.0;
+  double bf16_gflops = 0.0;
+  double bandwidth_gbs = 0.0;
+  int threads = 0;     // the thread count the figures are for
+  std::string source;  // where the figures come from
+};
+
+struct RunSummary {
+  std::string backend;
+  std::string cpu;
+  AttnParams params;
+  int ranks = 1;
+  int threads_per_rank = 1;
+  std::string kv_mode = "replicated";
+  int repeat = 0;
+  int warmup = 0;
+
+  std::vector<double> phase_seconds;  // ranks x kNumPhases, rank-major
+  std::vector<double> kernel_runs;    // seconds of each timed run (max over ranks)
+  double ops = 0.0;                   // 4 * d * unmasked scores
+  double predicted_imbalance = 0.0;
+  std::optional<MachinePeaks> peak;
+  std::optional<ErrorStats> verification;
+  std::string output_file;
+  std::string git_hash;
+
+  double kernel_median() const;
+  double kernel_min() const;
+};
+
+std::string format_table(const RunSummary& s);
+std::string summary_line(const RunSummary& s);
+std::string report_json(const RunSummary& s);  // pretty-printed JSON text
+
+}  // namespace miniattn

@@ -1,0 +1,95 @@
+#include "miniattn/attn_params.hpp"
+
+#include <array>
+#include <cmath>
+#include <string>
+#include <utility>
+
+#include "miniattn/error.hpp"
+
+namespace miniattn {
+namespace {
+
+template <class E, std::size_t N>
+std::optional<E> lookup(const std::array<std::pair<std::string_view, E>, N>& table,
+                        std::string_view s) {
+  for (const auto& [name, value] : table)
+    if (name == s) return value;
+  return std::nullopt;
+}
+
+template <class E, std::size_t N>
+std::string_view name_of(const std::array<std::pair<std::string_view, E>, N>& table, E e) {
+  for (const auto& [name, value] : table)
+    if (value == e) return name;
+  return "?";
+}
+
+constexpr std::array<std::pair<std::string_view, Variant>, 3> kVariants{
+    {{"fused", Variant::Fused}, {"two_pass", Variant::TwoPass}, {"unfused", Variant::Unfused}}};
+constexpr std::array<std::pair<std::string_view, PvPrecision>, 3> kPv{
+    {{"fp32", PvPrecision::Fp32}, {"bf16", PvPrecision::Bf16}, {"int8", PvPrecision::Int8}}};
+constexpr std::array<std::pair<std::string_view, Exp2Kind>, 3> kExp2{
+    {{"accurate", Exp2Kind::Accurate}, {"fast", Exp2Kind::Fast}, {"fixed", Exp2Kind::Fixed}}};
+constexpr std::array<std::pair<std::string_view, QkScales>, 2> kScales{
+    {{"per_token", QkScales::PerToken}, {"per_block", QkScales::PerBlock}}};
+
+}  // namespace
+
+std::string_view to_string(Variant v) { return name_of(kVariants, v); }
+std::string_view to_string(PvPrecision p) { return name_of(kPv, p); }
+std::string_view to_string(Exp2Kind e) { return name_of(kExp2, e); }
+std::string_view to_string(QkScales s) { return name_of(kScales, s); }
+std::optional<Variant> parse_variant(std::string_view s) { return lookup(kVariants, s); }
+std::optional<PvPrecision> parse_pv_precision(std::string_view s) { return lookup(kPv, s); }
+std::optional<Exp2Kind> parse_exp2_kind(std::string_view s) { return lookup(kExp2, s); }
+std::optional<QkScales> parse_qk_scales(std::string_view s) { return lookup(kScales, s); }
+
+double AttnParams::unmasked_scores() const {
+  double per_head = 0.0;
+  if (!causal) {
+    per_head = static_cast<double>(lq) * static_cast<double>(lk);
+  } else {
+    for (int64_t i = 0; i < lq; ++i) per_head += static_cast<double>(visible_keys(i));
+  }
+  return per_head * static_cast<double>(batch) * static_cast<double>(heads);
+}
+
+AttnParams make_attn_params(const ProblemShape& s, Variant variant, PvPrecision pv, Exp2Kind exp2,
+                            QkScales qk_scales, bool smooth_k, TileShape tile) {
+  auto bad = [](const std::string& what) { throw Error("invalid problem: " + what); };
+  if (s.batch < 1) bad("batch = " + std::to_string(s.batch) + ", expected >= 1");
+  if (s.heads < 1) bad("heads = " + std::to_string(s.heads) + ", expected >= 1");
+  if (s.kv_heads < 1 || s.heads % s.kv_heads != 0)
+    bad("kv_heads = " + std::to_string(s.kv_heads) + ", expected a divisor of heads = " +
+        std::to_string(s.heads));
+  if (s.lq < 1) bad("seq_len = " + std::to_string(s.lq) + ", expected >= 1");
+  if (s.lk < 1) bad("kv_len = " + std::to_string(s.lk) + ", expected >= 1");
+  if (s.d < 16 || s.d % 16 != 0)
+    bad("head_dim = " + std::to_string(s.d) + ", expected a positive multiple of 16");
+  if (!(s.scale >= 0.0) || !std::isfinite(s.scale))
+    bad("scale = " + std::to_string(s.scale) + ", expected >= 0 (0 = 1/sqrt(head_dim))");
+  if (tile.q < 1 || tile.kv < 1)
+    bad("tile_q = " + std::to_string(tile.q) + ", tile_kv = " + std::to_string(tile.kv) +
+        ", expected both >= 1");
+
+  AttnParams p;
+  p.batch = s.batch;
+  p.heads = s.heads;
+  p.kv_heads = s.kv_heads;
+  p.lq = s.lq;
+  p.lk = s.lk;
+  p.d = s.d;
+  p.causal = s.causal;
+  p.scale = s.scale > 0.0 ? s.scale : 1.0 / std::sqrt(static_cast<double>(s.d));
+  p.scale_log2 = static_cast<float>(p.scale * 1.4426950408889634);  // log2(e)
+  p.variant = variant;
+  p.pv = pv;
+  p.exp2 = exp2;
+  p.qk_scales = qk_scales;
+  p.smooth_k = smooth_k;
+  p.tile = tile;
+  return p;
+}
+
+}  // namespace miniattn

@@ -1,0 +1,48 @@
+// Quantisation shared by every CPU backend, so that the int8 operands (and therefore the int32
+// scores) are bitwise identical whichever backend runs. Symmetric int8 with a float scale:
+//   scale = amax / 127,  q = rint(x * (127 / amax)) clamped to [-127, 127];  amax = 0 gives
+//   scale = 0 and q = 0. Scales are stored per row (per_block repeats the block's scale), so the
+//   kernels read them the same way in both modes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "miniattn/attn_params.hpp"
+
+namespace miniattn::quant {
+
+// Quantises rows [0, rows) of a Q tile (row stride d) with per_token or per_block (one scale
+// for the whole tile) scales.
+void quantize_q_tile(QkScales mode, const float* q, int rows, int d, int8_t* q8, float* scale);
+
+// Per-channel mean of K over keys [0, n), accumulated in double in key order.
+void k_channel_mean(const float* k, int64_t n, int d, float* mean);
+
+// Quantises keys [0, n) of one KV head after subtracting mean (may be null: no smoothing).
+// per_block groups keys in blocks of kKeyQuantBlock aligned to key 0.
+void quantize_k(QkScales mode, const float* k, int64_t n, int d, const float* mean, int8_t* k8,
+                float* scale);
+
+// V for the bf16 P.V: round to nearest even.
+void v_to_bf16(const float* v, std::size_t count, uint16_t* out);
+
+// V for the int8 P.V: per-channel symmetric scales over keys [0, n).
+void quantize_v_per_channel(const float* v, int64_t n, int d, int8_t* v8, float* scale);
+
+inline uint16_t float_to_bf16(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, sizeof b);
+  b += 0x7FFFu + ((b >> 16) & 1u);  // round to nearest even (inputs are finite)
+  return static_cast<uint16_t>(b >> 16);
+}
+
+inline float bf16_to_float(uint16_t h) {
+  const uint32_t b = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &b, sizeof f);
+  return f;
+}
+
+}  // namespace miniattn::quant
