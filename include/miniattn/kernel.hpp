@@ -78,6 +78,14 @@ class Backend {
   // Per-thread scratch that attend needs for one tile against up to n keys.
   virtual std::size_t scratch_bytes(const AttnParams& p, int64_t n) const = 0;
 
+  // Q.K^T alone, for tests (int32 scores must be bitwise equal across backends) and the GEMM
+  // benchmark: s[r * lds + c] = q8[r] . k8[c] for every row of q and keys [0, n) of the block
+  // (no mask, n <= kv.n, kv packed by pack_kv). False if the backend has no int8 scores.
+  virtual bool qk_scores(const AttnParams& p, const QTile& q, const KvBlock& kv, int64_t n,
+                         int32_t* s, int64_t lds, std::byte* scratch) const {
+    return false;
+  }
+
   // Attends one query tile to one block of keys and merges the result into st. Called
   // concurrently from many threads with distinct st and scratch; must not write shared state.
   // Keys the causal mask hides from every row of the tile are skipped without being read.

@@ -34,10 +34,14 @@ struct RunSummary {
 
   std::vector<double> phase_seconds;  // ranks x kNumPhases, rank-major
   std::vector<double> kernel_runs;    // seconds of each timed run (max over ranks)
+  double kernel_other_max = 0.0;      // kernel seconds outside the three timed kernel phases
   double ops = 0.0;                   // 4 * d * unmasked scores
   double predicted_imbalance = 0.0;
   std::optional<MachinePeaks> peak;
   std::optional<ErrorStats> verification;
+  std::string verify_mode;  // "sampled" or "full" when verification ran
+  double max_rel_l2 = 0.0;
+  double min_cosine = 0.0;
   std::string output_file;
   std::string git_hash;
 

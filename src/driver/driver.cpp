@@ -1,1 +1,520 @@
-// placeholder: being written
+#include "driver/driver.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "driver/executor.hpp"
+#include "kernels/reference/reference_backend.hpp"
+#include "miniattn/build_info.hpp"
+#include "miniattn/buffer.hpp"
+#include "miniattn/clock.hpp"
+#include "miniattn/comm.hpp"
+#include "miniattn/cpu_features.hpp"
+#include "miniattn/deck.hpp"
+#include "miniattn/decomp.hpp"
+#include "miniattn/registry.hpp"
+#include "miniattn/report.hpp"
+#include "miniattn/synthetic.hpp"
+#include "miniattn/timers.hpp"
+#include "miniattn/verify.hpp"
+
+#if MINIATTN_HAVE_HDF5
+#include "miniattn/hdf5_io.hpp"
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
+namespace miniattn {
+namespace {
+
+// Threads per rank: the deck's value, else OMP_NUM_THREADS, else every core the rank may use.
+int resolve_threads(int64_t deck_threads) {
+#ifdef _OPENMP
+  if (deck_threads > 0) return static_cast<int>(deck_threads);
+  if (const char* env = std::getenv("OMP_NUM_THREADS"); env && *env) return omp_get_max_threads();
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+#endif
+  return std::max(1u, std::thread::hardware_concurrency());
+#else
+  (void)deck_threads;
+  return 1;
+#endif
+}
+
+#if !MINIATTN_HAVE_HDF5
+std::string with_option_hint(const char* what, const char* option) {
+  return fmt::format("{} needs a build with -D{}=ON", what, option);
+}
+#endif
+
+class Run {
+ public:
+  Run(const Deck& deck, const Comm& comm) : deck_(deck), comm_(comm), t_start_(wall_seconds()) {}
+
+  int execute() {
+    setup();
+    allocate();
+    read();
+    attention();
+    verify();
+    write();
+    return report();
+  }
+
+ private:
+  RowLayout q_layout() const { return {p_.batch, p_.heads, p_.lq, p_.d}; }
+  RowLayout kv_layout() const { return {p_.batch, p_.kv_heads, p_.lk, p_.d}; }
+  bool hdf5_input() const { return deck_.input.source == InputSource::Hdf5; }
+
+  void setup() {
+    all_or_none(comm_, [&] {
+      backend_ = create_backend(deck_.run.backend);
+      const Deck::Problem& pr = deck_.problem;
+      TileShape tile = backend_->default_tiles(static_cast<int>(pr.head_dim), deck_.run.pv_precision);
+      if (deck_.run.tile_q > 0) tile.q = static_cast<int>(deck_.run.tile_q);
+      if (deck_.run.tile_kv > 0) tile.kv = static_cast<int>(deck_.run.tile_kv);
+      p_ = make_attn_params(deck_.shape(), deck_.run.variant, deck_.run.pv_precision,
+                            deck_.run.exp2, deck_.run.qk_scales, deck_.run.smooth_k, tile);
+      if (const std::string why = backend_->check(p_); !why.empty())
+        throw Error(fmt::format("backend '{}' cannot run this deck: {}", backend_->name(), why));
+      if (deck_.run.kv_mode == KvMode::Ring)
+        throw Error("[run] kv_mode = \"ring\" is not available in this version; use \"replicated\"");
+#if !MINIATTN_HAVE_HDF5
+      if (hdf5_input())
+        throw Error(with_option_hint("[input] source = \"hdf5\"", "MINIATTN_ENABLE_HDF5"));
+      if (!deck_.output.file.empty())
+        throw Error(with_option_hint("[output] file (set it to \"\" to run without output)",
+                                     "MINIATTN_ENABLE_HDF5"));
+#endif
+    });
+    threads_ = resolve_threads(deck_.run.threads);
+#ifdef _OPENMP
+    omp_set_num_threads(threads_);
+#endif
+    dec_ = std::make_unique<Decomposition>(p_, comm_.size());
+    slice_.items = dec_->rank_items(comm_.rank());
+    slice_.rows = dec_->rank_rows(comm_.rank());
+    slice_.groups = dec_->rank_kv_groups(comm_.rank());
+
+    if (comm_.root()) {
+      fmt::print("miniattn {} (git {}): backend {}, {} rank(s) x {} thread(s), B={} H={} Hkv={} "
+                 "Lq={} Lk={} D={}{}, variant {}, pv {}, exp2 {}\n",
+                 build::kVersion, build::kGitHash, backend_->name(), comm_.size(), threads_,
+                 p_.batch, p_.heads, p_.kv_heads, p_.lq, p_.lk, p_.d, p_.causal ? " causal" : "",
+                 to_string(p_.variant), to_string(p_.pv), to_string(p_.exp2));
+      std::fflush(stdout);
+    }
+
+#if MINIATTN_HAVE_HDF5
+    // Create the output file now, under a temporary name: an unwritable path fails before any
+    // compute, and a run that fails later leaves nothing behind.
+    if (!deck_.output.file.empty())
+      all_or_none(comm_, [&] { writer_ = std::make_unique<H5Writer>(comm_, deck_.output.file); });
+#endif
+  }
+
+  void allocate() {
+    all_or_none(comm_, [&] {
+      const std::size_t d = static_cast<std::size_t>(p_.d);
+      const std::size_t rows = static_cast<std::size_t>(slice_.rows.size());
+      const std::size_t keys = static_cast<std::size_t>(slice_.groups.size() * p_.lk);
+      try {
+        q_.allocate("q", rows * d);
+        o_.allocate("o", rows * d);
+        lse_.allocate("lse", rows);
+        k_.allocate("k", keys * d);
+        v_.allocate("v", keys * d);
+        slice_.q = q_.data();
+        slice_.k = k_.data();
+        slice_.v = v_.data();
+        slice_.o = o_.data();
+        slice_.lse = lse_.data();
+        exec_ = std::make_unique<CpuExecutor>(*backend_, p_, *dec_, slice_, threads_);
+      } catch (const std::bad_alloc&) {
+        throw Error(fmt::format("rank {}: out of memory allocating {} query rows and {} keys of "
+                                "head_dim {}; lower [problem] batch, heads or seq_len, or use "
+                                "more ranks",
+                                comm_.rank(), rows, keys, d),
+                    ExitCode::RuntimeFailure);
+      }
+    });
+  }
+
+  void read() {
+    ScopedPhase timer(phases_, Phase::Read);
+    if (!hdf5_input()) {
+      const Deck::Input& in = deck_.input;
+      synthetic_rows(in.distribution, in.seed, Tensor::Q, p_.heads, p_.lq, p_.d, slice_.rows.begin,
+                     slice_.rows.end, q_.data());
+      const Range kv = kv_rows();
+      synthetic_rows(in.distribution, in.seed, Tensor::K, p_.kv_heads, p_.lk, p_.d, kv.begin,
+                     kv.end, k_.data());
+      synthetic_rows(in.distribution, in.seed, Tensor::V, p_.kv_heads, p_.lk, p_.d, kv.begin,
+                     kv.end, v_.data());
+      return;
+    }
+#if MINIATTN_HAVE_HDF5
+    all_or_none(comm_, [&] {
+      if (comm_.root()) check_input_file(deck_);
+    });
+    all_or_none(comm_, [&] {
+      H5Reader reader(comm_, deck_.input.file);
+      reader.read_rows(deck_.input.q, q_layout(), slice_.rows, q_.data());
+      reader.read_rows(deck_.input.k, kv_layout(), kv_rows(), k_.data());
+      reader.read_rows(deck_.input.v, kv_layout(), kv_rows(), v_.data());
+    });
+    check_finite();
+#endif
+  }
+
+  Range kv_rows() const { return {slice_.groups.begin * p_.lk, slice_.groups.end * p_.lk}; }
+
+  // NaN or Inf in a file is reported with the dataset and the first offending index.
+  void check_finite() {
+    struct Tensor3 {
+      const std::string* name;
+      const float* data;
+      Range rows;
+      int64_t heads, len;
+    };
+    const Tensor3 tensors[] = {
+        {&deck_.input.q, q_.data(), slice_.rows, p_.heads, p_.lq},
+        {&deck_.input.k, k_.data(), kv_rows(), p_.kv_heads, p_.lk},
+        {&deck_.input.v, v_.data(), kv_rows(), p_.kv_heads, p_.lk}};
+    for (const Tensor3& t : tensors) {
+      constexpr int64_t kNone = std::numeric_limits<int64_t>::max();
+      int64_t first = kNone;
+      const int64_t n = t.rows.size() * p_.d;
+      for (int64_t i = 0; i < n; ++i)
+        if (!std::isfinite(t.data[i])) {
+          // Global flat element index, times 2, plus 1 for Inf (0 for NaN).
+          first = ((t.rows.begin * p_.d + i) << 1) | (std::isinf(t.data[i]) ? 1 : 0);
+          break;
+        }
+      first = comm_.min(first);
+      if (first == kNone) continue;
+      const int64_t e = first >> 1;
+      const int64_t col = e % p_.d, row = e / p_.d;
+      const int64_t i = row % t.len, bh = row / t.len;
+      throw Error(fmt::format("input file {}: dataset '{}' contains {} at (batch, head, row, "
+                              "channel) = ({}, {}, {}, {}); inputs must be finite",
+                              deck_.input.file, *t.name, (first & 1) ? "Inf" : "NaN",
+                              bh / t.heads, bh % t.heads, i, col));
+    }
+  }
+
+  void attention() {
+    struct Timed {
+      double max_seconds;
+      PhaseSeconds phases;
+      double other;
+    };
+    std::vector<Timed> runs;
+    const int64_t total = deck_.run.warmup + deck_.run.repeat;
+    for (int64_t it = 0; it < total; ++it) {
+      PhaseSeconds ph;
+      comm_.barrier();
+      const double t0 = wall_seconds();
+      const double other = exec_->run(ph);
+      const double seconds = comm_.max(wall_seconds() - t0);
+      if (it >= deck_.run.warmup) runs.push_back({seconds, ph, other});
+    }
+    // The run with the median time (the same run on every rank: the times are global).
+    std::vector<std::size_t> order(runs.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](std::size_t a, std::size_t b) { return runs[a].max_seconds < runs[b].max_seconds; });
+    const Timed& med = runs[order[(order.size() - 1) / 2]];
+    phases_ += med.phases;
+    kernel_other_ = med.other;
+    for (const Timed& r : runs) kernel_runs_.push_back(r.max_seconds);
+  }
+
+  void verify() {
+    if (deck_.verify.mode == VerifyMode::None) return;
+    ScopedPhase timer(phases_, Phase::Verify);
+    // Rows to check, grouped into tasks of up to 16 rows of one (b, h).
+    struct Task {
+      int64_t bh;
+      std::vector<int64_t> rows;
+    };
+    std::vector<Task> tasks;
+    const std::vector<int64_t> sample =
+        sampled_rows(p_.lq, deck_.verify.mode == VerifyMode::Full ? p_.lq : deck_.verify.rows);
+    for (int64_t bh = slice_.rows.begin / p_.lq; bh * p_.lq < slice_.rows.end; ++bh) {
+      Task t{bh, {}};
+      for (int64_t i : sample) {
+        const int64_t flat = bh * p_.lq + i;
+        if (flat < slice_.rows.begin || flat >= slice_.rows.end) continue;
+        t.rows.push_back(i);
+        if (t.rows.size() == 16) {
+          tasks.push_back(t);
+          t.rows.clear();
+        }
+      }
+      if (!t.rows.empty()) tasks.push_back(t);
+    }
+    std::vector<ErrorAccum> acc(tasks.size());
+    const int64_t ntasks = static_cast<int64_t>(tasks.size());
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
+    for (int64_t ti = 0; ti < ntasks; ++ti) {
+      const Task& t = tasks[ti];
+      const int n = static_cast<int>(t.rows.size());
+      const int d = p_.d;
+      std::vector<float> q(static_cast<std::size_t>(n) * d);
+      std::vector<double> o(static_cast<std::size_t>(n) * d), lse(static_cast<std::size_t>(n));
+      for (int r = 0; r < n; ++r) {
+        const int64_t local = t.bh * p_.lq + t.rows[r] - slice_.rows.begin;
+        std::copy_n(q_.data() + local * d, d, q.data() + static_cast<std::size_t>(r) * d);
+      }
+      const int64_t b = t.bh / p_.heads, h = t.bh % p_.heads;
+      const int64_t g = b * p_.kv_heads + p_.kv_head_of(h) - slice_.groups.begin;
+      const std::size_t koff = static_cast<std::size_t>(g * p_.lk) * d;
+      reference_rows(p_, q.data(), t.rows.data(), n, k_.data() + koff, v_.data() + koff, p_.lk,
+                     o.data(), lse.data());
+      for (int r = 0; r < n; ++r) {
+        const int64_t local = t.bh * p_.lq + t.rows[r] - slice_.rows.begin;
+        acc[ti].add(o_.data() + local * d, o.data() + static_cast<std::size_t>(r) * d, d);
+      }
+    }
+    ErrorAccum total;
+    for (const ErrorAccum& a : acc) total.merge(a);
+    double sums[] = {total.abs_diff, total.abs_ref, total.sq_diff, total.sq_ref, total.sq_out,
+                     total.dot, static_cast<double>(total.rows), static_cast<double>(total.nonfinite)};
+    comm_.sum_inplace(sums, 8);
+    ErrorAccum global;
+    global.max_abs = comm_.max(total.max_abs);
+    global.abs_diff = sums[0];
+    global.abs_ref = sums[1];
+    global.sq_diff = sums[2];
+    global.sq_ref = sums[3];
+    global.sq_out = sums[4];
+    global.dot = sums[5];
+    global.rows = static_cast<int64_t>(sums[6]);
+    global.nonfinite = static_cast<int64_t>(sums[7]);
+    verification_ = global.finish(deck_.verify.max_rel_l2, deck_.verify.min_cosine);
+  }
+
+  void write() {
+#if MINIATTN_HAVE_HDF5
+    if (writer_) {
+      ScopedPhase timer(phases_, Phase::Write);
+      all_or_none(comm_, [&] {
+        writer_->write_rows("O", q_layout(), slice_.rows, o_.data());
+        if (deck_.output.write_lse) {
+          RowLayout l = q_layout();
+          l.d = 0;
+          writer_->write_rows("LSE", l, slice_.rows, lse_.data());
+        }
+      });
+    }
+#endif
+    phases_[Phase::Total] = wall_seconds() - t_start_;
+    std::vector<double> mine(phases_.s.begin(), phases_.s.end());
+    all_phases_ = comm_.allgather(mine);
+#if MINIATTN_HAVE_HDF5
+    if (!writer_) return;
+    all_or_none(comm_, [&] {
+      writer_->write_attributes("/", root_attributes());
+      std::vector<std::string> names;
+      for (int i = 0; i < kNumPhases; ++i) names.emplace_back(phase_name(static_cast<Phase>(i)));
+      writer_->write_timing(all_phases_, comm_.size(), names);
+      if (verification_) {
+        const ErrorStats& v = *verification_;
+        writer_->write_attributes(
+            "/verification",
+            {{"max_abs", v.max_abs},
+             {"rel_l1", v.rel_l1},
+             {"rel_l2", v.rel_l2},
+             {"cosine", v.cosine},
+             {"rows_checked", v.rows_checked},
+             {"passed", static_cast<int64_t>(v.passed ? 1 : 0)},
+             {"mode", std::string(to_string(deck_.verify.mode))},
+             {"max_rel_l2", deck_.verify.max_rel_l2},
+             {"min_cosine", deck_.verify.min_cosine}});
+      }
+      writer_->commit();
+    });
+#endif
+  }
+
+#if MINIATTN_HAVE_HDF5
+  std::vector<NamedAttr> root_attributes() const {
+    return {{"deck", to_toml(deck_)},
+            {"version", std::string(build::kVersion)},
+            {"git", std::string(build::kGitHash)},
+            {"backend", std::string(backend_->name())},
+            {"variant", std::string(to_string(p_.variant))},
+            {"pv_precision", std::string(to_string(p_.pv))},
+            {"exp2", std::string(to_string(p_.exp2))},
+            {"qk_scales", std::string(to_string(p_.qk_scales))},
+            {"smooth_k", static_cast<int64_t>(p_.smooth_k)},
+            {"tile_q", static_cast<int64_t>(p_.tile.q)},
+            {"tile_kv", static_cast<int64_t>(p_.tile.kv)},
+            {"kv_mode", std::string(to_string(deck_.run.kv_mode))},
+            {"ranks", static_cast<int64_t>(comm_.size())},
+            {"threads_per_rank", static_cast<int64_t>(threads_)},
+            {"cpu", cpu_features().model + " [" + cpu_features().summary() + "]"}};
+  }
+#endif
+
+  int report() {
+    RunSummary s;
+    s.backend = std::string(backend_->name());
+    s.cpu = cpu_features().model + " [" + cpu_features().summary() + "]";
+    s.params = p_;
+    s.ranks = comm_.size();
+    s.threads_per_rank = threads_;
+    s.kv_mode = std::string(to_string(deck_.run.kv_mode));
+    s.repeat = static_cast<int>(deck_.run.repeat);
+    s.warmup = static_cast<int>(deck_.run.warmup);
+    s.phase_seconds = all_phases_;
+    s.kernel_runs = kernel_runs_;
+    s.kernel_other_max = comm_.max(kernel_other_);
+    s.ops = 4.0 * p_.d * p_.unmasked_scores();
+    s.predicted_imbalance = dec_->predicted_imbalance();
+    s.verification = verification_;
+    s.verify_mode = std::string(to_string(deck_.verify.mode));
+    s.max_rel_l2 = deck_.verify.max_rel_l2;
+    s.min_cosine = deck_.verify.min_cosine;
+    s.output_file = deck_.output.file;
+    s.git_hash = build::kGitHash;
+    if (comm_.root()) {
+      fmt::print("{}{}\n", format_table(s), summary_line(s));
+      std::fflush(stdout);
+    }
+    all_or_none(comm_, [&] {
+      if (!comm_.root() || deck_.output.report.empty()) return;
+      std::ofstream f(deck_.output.report);
+      f << report_json(s) << '\n';
+      if (!f)
+        throw Error(fmt::format("[output] report = \"{}\": cannot write the JSON report",
+                                deck_.output.report),
+                    ExitCode::RuntimeFailure);
+    });
+    if (verification_ && !verification_->passed) return static_cast<int>(ExitCode::VerificationFailed);
+    return 0;
+  }
+
+  const Deck deck_;
+  const Comm& comm_;
+  double t_start_;
+  std::unique_ptr<Backend> backend_;
+  AttnParams p_;
+  int threads_ = 1;
+  std::unique_ptr<Decomposition> dec_;
+  RankSlice slice_;
+  Buffer<float> q_, k_, v_, o_, lse_;
+  std::unique_ptr<CpuExecutor> exec_;
+#if MINIATTN_HAVE_HDF5
+  std::unique_ptr<H5Writer> writer_;
+#endif
+  PhaseSeconds phases_;
+  std::vector<double> all_phases_;
+  std::vector<double> kernel_runs_;
+  double kernel_other_ = 0.0;
+  std::optional<ErrorStats> verification_;
+};
+
+void print_backends() {
+  const CpuFeatures& f = cpu_features();
+  fmt::print("CPU: {} ({}) [{}]\n", f.model.empty() ? "unknown" : f.model, f.arch, f.summary());
+  fmt::print("{:<10} {:<9} {:<10} {:>8}  {}\n", "backend", "compiled", "supported", "priority",
+             "detail");
+  for (const BackendInfo& b : backend_infos())
+    fmt::print("{:<10} {:<9} {:<10} {:>8}  {}{}\n", b.name, b.compiled ? "yes" : "no",
+               b.supported ? "yes" : "no", b.priority, b.detail,
+               b.compiled ? "" : fmt::format(" (enable with {})", b.enable));
+  fmt::print("auto -> {}\n", auto_backend_name());
+}
+
+}  // namespace
+
+int run_app(int argc, char** argv) {
+  const Comm comm = Comm::world();
+  CLI::App app{"miniattn: multi-head attention mini-app (INT8 GEMMs, exp2 softmax, fused kernels)",
+               "miniattn"};
+  std::string deck_path;
+  std::vector<std::string> sets;
+  std::string backend;
+  bool list_backends = false, print_deck = false, version = false;
+  app.add_option("deck", deck_path, "Input deck (TOML); see inputs/ and docs/")->type_name("DECK.toml");
+  app.add_option("--set", sets, "Override a deck value, e.g. --set problem.seq_len=8192 (repeatable)")
+      ->type_name("SECTION.KEY=VALUE")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--backend", backend, "Backend to run (same as --set run.backend=NAME)")
+      ->type_name("NAME");
+  app.add_flag("--list-backends", list_backends, "List the backends built in and what this CPU runs");
+  app.add_flag("--print-deck", print_deck, "Print the effective deck (defaults and overrides applied)");
+  app.add_flag("--version", version, "Print the version and build facts");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // Every rank parsed the same argv; only rank 0 speaks.
+    if (comm.root()) {
+      const int rc = app.exit(e);
+      return rc == 0 ? 0 : static_cast<int>(ExitCode::BadInput);
+    }
+    return e.get_exit_code() == 0 ? 0 : static_cast<int>(ExitCode::BadInput);
+  }
+
+  if (version) {
+    if (comm.root())
+      fmt::print("miniattn {} (git {}, {}, {}, {})\n", build::kVersion, build::kGitHash,
+                 build::kCompiler, build::kBuildType, build::kSystem);
+    return 0;
+  }
+  if (list_backends) {
+    if (comm.root()) print_backends();
+    return 0;
+  }
+
+  try {
+    if (deck_path.empty())
+      throw Error("no deck given; usage: miniattn DECK.toml [--set section.key=value ...] "
+                  "(see --help)");
+    if (!backend.empty()) sets.push_back("run.backend=" + backend);
+    // Rank 0 reads and validates the deck; the others parse the effective deck it sends.
+    std::string text;
+    all_or_none(comm, [&] {
+      if (comm.root()) text = to_toml(parse_deck_file(deck_path, sets));
+    });
+    comm.broadcast(text, 0);
+    const Deck deck = parse_deck(text, deck_path);
+    if (print_deck) {
+      if (comm.root()) fmt::print("{}", text);
+      return 0;
+    }
+    Run run(deck, comm);
+    return run.execute();
+  } catch (const Error& e) {
+    if (comm.root()) {
+      fmt::print(stderr, "miniattn: error: {}\n", e.what());
+      std::fflush(stderr);
+    }
+    return static_cast<int>(e.code());
+  } catch (const std::exception& e) {
+    // Not agreed between ranks: end every rank rather than leave some waiting.
+    fmt::print(stderr, "miniattn: rank {}: internal error: {}\n", comm.rank(), e.what());
+    std::fflush(stderr);
+    comm.abort(static_cast<int>(ExitCode::RuntimeFailure));
+  }
+}
+
+}  // namespace miniattn

@@ -1,1 +1,87 @@
-// placeholder: being written
+// The one file that names every backend. A new backend is a folder under src/kernels/, an
+// object library in src/CMakeLists.txt defining MINIATTN_HAVE_<NAME>, and one entry here.
+#include "miniattn/registry.hpp"
+
+#include <algorithm>
+#include <functional>
+
+#include "kernels/portable/portable_backend.hpp"
+#include "kernels/reference/reference_backend.hpp"
+#include "miniattn/cpu_features.hpp"
+#include "miniattn/error.hpp"
+
+namespace miniattn {
+namespace {
+
+struct Entry {
+  const char* name;
+  const char* enable;  // CMake option that builds it
+  int priority;        // "auto" picks the highest compiled and supported; 0 = never auto
+  bool compiled;
+  std::function<std::string()> unsupported;  // empty if this machine can run it
+  std::function<std::unique_ptr<Backend>()> make;
+  const char* detail;
+};
+
+std::string always_supported() { return {}; }
+
+const std::vector<Entry>& entries() {
+  static const std::vector<Entry> list = {
+      {"portable", "(always built)", 10, true, always_supported, make_portable_backend,
+       "plain C++ int8 pipeline, no ISA flags"},
+      {"reference", "(always built)", 0, true, always_supported, make_reference_backend,
+       "float64, no quantisation: the ground truth"},
+  };
+  return list;
+}
+
+std::vector<const Entry*> by_priority() {
+  std::vector<const Entry*> v;
+  for (const auto& e : entries()) v.push_back(&e);
+  std::stable_sort(v.begin(), v.end(),
+                   [](const Entry* a, const Entry* b) { return a->priority > b->priority; });
+  return v;
+}
+
+}  // namespace
+
+std::vector<BackendInfo> backend_infos() {
+  std::vector<BackendInfo> out;
+  for (const Entry* e : by_priority()) {
+    BackendInfo i;
+    i.name = e->name;
+    i.compiled = e->compiled;
+    i.priority = e->priority;
+    i.enable = e->enable;
+    const std::string why = e->compiled ? e->unsupported() : std::string();
+    i.supported = e->compiled && why.empty();
+    i.detail = !e->compiled ? std::string("not built") : (why.empty() ? std::string(e->detail) : why);
+    out.push_back(i);
+  }
+  return out;
+}
+
+std::string auto_backend_name() {
+  for (const Entry* e : by_priority())
+    if (e->priority > 0 && e->compiled && e->unsupported().empty()) return e->name;
+  return "portable";
+}
+
+std::unique_ptr<Backend> create_backend(std::string_view name) {
+  const std::string want = name == "auto" ? auto_backend_name() : std::string(name);
+  std::string known;
+  for (const auto& e : entries()) {
+    known += known.empty() ? "" : ", ";
+    known += e.name;
+    if (want != e.name) continue;
+    if (!e.compiled)
+      throw Error("backend '" + want + "' is not compiled into this binary; reconfigure with " +
+                  e.enable + " (miniattn --list-backends shows what is built)");
+    if (const std::string why = e.unsupported(); !why.empty())
+      throw Error("backend '" + want + "' cannot run on this machine: " + why);
+    return e.make();
+  }
+  throw Error("unknown backend '" + want + "'; expected auto or one of: " + known);
+}
+
+}  // namespace miniattn

@@ -1,1 +1,191 @@
-// placeholder: being written
+#include "miniattn/report.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "miniattn/build_info.hpp"
+
+namespace miniattn {
+namespace {
+
+struct Stat {
+  double min = 0.0, avg = 0.0, max = 0.0;
+  double imbalance() const { return avg > 0.0 ? max / avg - 1.0 : 0.0; }
+};
+
+Stat phase_stat(const RunSummary& s, int phase) {
+  Stat st;
+  st.min = std::numeric_limits<double>::infinity();
+  for (int r = 0; r < s.ranks; ++r) {
+    const double v = s.phase_seconds[static_cast<std::size_t>(r) * kNumPhases + phase];
+    st.min = std::min(st.min, v);
+    st.max = std::max(st.max, v);
+    st.avg += v / s.ranks;
+  }
+  return st;
+}
+
+double gops(const RunSummary& s) {
+  const double t = s.kernel_median();
+  return t > 0.0 ? s.ops / t * 1e-9 : 0.0;
+}
+
+// The peak that bounds this configuration: int8 for Q.K^T, and for P.V its own precision.
+double relevant_peak(const RunSummary& s) {
+  if (!s.peak) return 0.0;
+  return s.peak->int8_gops;
+}
+
+std::string yes_no(bool b) { return b ? "yes" : "no"; }
+
+}  // namespace
+
+double RunSummary::kernel_median() const {
+  if (kernel_runs.empty()) return 0.0;
+  std::vector<double> v = kernel_runs;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+double RunSummary::kernel_min() const {
+  return kernel_runs.empty() ? 0.0 : *std::min_element(kernel_runs.begin(), kernel_runs.end());
+}
+
+std::string format_table(const RunSummary& s) {
+  const AttnParams& p = s.params;
+  std::string out;
+  out += fmt::format("\nproblem   B={} H={} Hkv={} Lq={} Lk={} D={} causal={} scale={:.6g}\n",
+                     p.batch, p.heads, p.kv_heads, p.lq, p.lk, p.d, yes_no(p.causal), p.scale);
+  out += fmt::format("run       backend={} variant={} pv={} exp2={} qk_scales={} smooth_k={} "
+                     "tiles={}x{}\n",
+                     s.backend, to_string(p.variant), to_string(p.pv), to_string(p.exp2),
+                     to_string(p.qk_scales), yes_no(p.smooth_k), p.tile.q, p.tile.kv);
+  out += fmt::format("ranks     {} x {} thread(s), kv_mode={}, {} timed run(s) after {} warmup; "
+                     "cpu {}\n\n",
+                     s.ranks, s.threads_per_rank, s.kv_mode, s.repeat, s.warmup, s.cpu);
+  out += fmt::format("{:<10} {:>11} {:>11} {:>11} {:>10}\n", "phase", "min [s]", "avg [s]",
+                     "max [s]", "imbalance");
+  for (int i = 0; i < kNumPhases; ++i) {
+    const Stat st = phase_stat(s, i);
+    out += fmt::format("{:<10} {:>11.6f} {:>11.6f} {:>11.6f} {:>9.1f}%\n",
+                       phase_name(static_cast<Phase>(i)), st.min, st.avg, st.max,
+                       100.0 * st.imbalance());
+  }
+  out += fmt::format(
+      "(quantize..pv_gemm: the median timed run; qk_gemm/softmax/pv_gemm are per-tile cycle "
+      "counts averaged over threads; total: the whole run)\n\n");
+  out += fmt::format("kernel    median {:.6f} s, min {:.6f} s over {} run(s); {:.3f} GOP/s "
+                     "(ops = 4 D x unmasked scores = {:.4g})\n",
+                     s.kernel_median(), s.kernel_min(), s.kernel_runs.size(), gops(s), s.ops);
+  if (s.peak)
+    out += fmt::format("          {:.1f}% of the measured int8 peak {:.1f} GOP/s x {} rank(s) "
+                       "({})\n",
+                       100.0 * gops(s) / (relevant_peak(s) * s.ranks), relevant_peak(s), s.ranks,
+                       s.peak->source);
+  else
+    out += "          peak: not measured for this backend\n";
+  out += fmt::format("          outside the timed kernel phases: {:.6f} s (finalisation, "
+                     "scheduling, threads waiting); predicted rank imbalance {:.1f}%\n",
+                     s.kernel_other_max, 100.0 * s.predicted_imbalance);
+  if (s.verification) {
+    const ErrorStats& v = *s.verification;
+    out += fmt::format("verify    {} rows ({}): max_abs {:.3e} rel_l1 {:.3e} rel_l2 {:.3e} "
+                       "cosine {:.7f}{} -> {} (max_rel_l2 {:g}, min_cosine {:g})\n",
+                       v.rows_checked, s.verify_mode, v.max_abs, v.rel_l1, v.rel_l2, v.cosine,
+                       v.nonfinite ? fmt::format(", {} non-finite outputs", v.nonfinite) : "",
+                       v.passed ? "PASS" : "FAIL", s.max_rel_l2, s.min_cosine);
+  } else {
+    out += "verify    not run ([verify] mode = \"none\")\n";
+  }
+  if (!s.output_file.empty()) out += fmt::format("output    {}\n", s.output_file);
+  return out;
+}
+
+std::string summary_line(const RunSummary& s) {
+  const AttnParams& p = s.params;
+  const std::string pct =
+      s.peak ? fmt::format("{:.1f}", 100.0 * gops(s) / (relevant_peak(s) * s.ranks)) : "na";
+  const std::string verdict =
+      s.verification ? (s.verification->passed ? "PASS" : "FAIL") : std::string("none");
+  return fmt::format(
+      "MINIATTN | backend={} variant={} pv={} exp2={} ranks={} threads={} B={} H={} Hkv={} "
+      "Lq={} Lk={} D={} causal={} kernel_s={:.6f} gops={:.3f} peak_pct={} verify={} git={}",
+      s.backend, to_string(p.variant), to_string(p.pv), to_string(p.exp2), s.ranks,
+      s.threads_per_rank, p.batch, p.heads, p.kv_heads, p.lq, p.lk, p.d, p.causal ? 1 : 0,
+      s.kernel_median(), gops(s), pct, verdict, s.git_hash);
+}
+
+std::string report_json(const RunSummary& s) {
+  using nlohmann::json;
+  const AttnParams& p = s.params;
+  // JSON has no NaN or Inf: write them as null.
+  auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
+  json j;
+  j["miniattn_version"] = build::kVersion;
+  j["git"] = s.git_hash;
+  j["backend"] = s.backend;
+  j["variant"] = to_string(p.variant);
+  j["pv_precision"] = to_string(p.pv);
+  j["exp2"] = to_string(p.exp2);
+  j["qk_scales"] = to_string(p.qk_scales);
+  j["smooth_k"] = p.smooth_k;
+  j["tile"] = {{"q", p.tile.q}, {"kv", p.tile.kv}};
+  j["kv_mode"] = s.kv_mode;
+  j["ranks"] = s.ranks;
+  j["threads_per_rank"] = s.threads_per_rank;
+  j["cpu"] = s.cpu;
+  j["problem"] = {{"batch", p.batch},   {"heads", p.heads},   {"kv_heads", p.kv_heads},
+                  {"seq_len", p.lq},    {"kv_len", p.lk},     {"head_dim", p.d},
+                  {"causal", p.causal}, {"scale", p.scale}};
+  json phases = json::object();
+  json per_rank = json::array();
+  for (int i = 0; i < kNumPhases; ++i) {
+    const Stat st = phase_stat(s, i);
+    phases[std::string(phase_name(static_cast<Phase>(i)))] = {
+        {"min", st.min}, {"avg", st.avg}, {"max", st.max}, {"imbalance", st.imbalance()}};
+  }
+  for (int r = 0; r < s.ranks; ++r) {
+    json row = json::object();
+    for (int i = 0; i < kNumPhases; ++i)
+      row[std::string(phase_name(static_cast<Phase>(i)))] =
+          s.phase_seconds[static_cast<std::size_t>(r) * kNumPhases + i];
+    per_rank.push_back(row);
+  }
+  j["phases"] = phases;
+  j["phases_per_rank"] = per_rank;
+  j["timing_units"] = "s";
+  j["predicted_imbalance"] = s.predicted_imbalance;
+  j["kernel"] = {{"seconds_median", s.kernel_median()},
+                 {"seconds_min", s.kernel_min()},
+                 {"runs", s.kernel_runs},
+                 {"warmup", s.warmup},
+                 {"ops", s.ops},
+                 {"gops", gops(s)},
+                 {"seconds_outside_phases", s.kernel_other_max}};
+  if (s.peak) {
+    j["peak"] = {{"int8_gops", s.peak->int8_gops},     {"fp32_gflops", s.peak->fp32_gflops},
+                 {"bf16_gflops", s.peak->bf16_gflops}, {"bandwidth_gbs", s.peak->bandwidth_gbs},
+                 {"threads", s.peak->threads},         {"source", s.peak->source}};
+    j["kernel"]["percent_of_int8_peak"] = 100.0 * gops(s) / (relevant_peak(s) * s.ranks);
+  } else {
+    j["peak"] = nullptr;
+  }
+  if (s.verification) {
+    const ErrorStats& v = *s.verification;
+    j["verification"] = {{"mode", s.verify_mode},       {"max_abs", num(v.max_abs)},
+                         {"rel_l1", num(v.rel_l1)},     {"rel_l2", num(v.rel_l2)},
+                         {"cosine", num(v.cosine)},     {"rows_checked", v.rows_checked},
+                         {"nonfinite", v.nonfinite},    {"passed", v.passed},
+                         {"max_rel_l2", s.max_rel_l2},  {"min_cosine", s.min_cosine}};
+  } else {
+    j["verification"] = nullptr;
+  }
+  j["output_file"] = s.output_file;
+  return j.dump(2);
+}
+
+}  // namespace miniattn

@@ -43,39 +43,56 @@ inline float bits_to_float(uint32_t b) {
   return f;
 }
 
+// Round to nearest even for |x| < 2^22 in the default rounding mode: adding and removing
+// 1.5 * 2^23 leaves no fraction bits. Same result as nearbyint (and as vroundps/frintn), but
+// vectorisable on any SIMD level.
+inline float round_nearest(float x) {
+  constexpr float kMagic = 12582912.0f;
+  return (x + kMagic) - kMagic;
+}
+
+// Fused multiply-add where the target has one (the SIMD backends always fuse); a*b + c on
+// targets without (the portable backend on baseline x86-64), where std::fma would be a libm call.
+inline float madd(float a, float b, float c) {
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA) || defined(__CUDA_ARCH__)
+  return std::fma(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+
+// The forms below are branch-free so that loops over a row of scores vectorise.
 inline float exp2_accurate(float x) {
-  if (!(x >= kExp2Floor)) return 0.0f;  // also -inf
-  x = std::min(x, 0.0f);
-  const float n = std::nearbyint(x);
-  const float r = x - n;
-  float p = std::fma(kAccC5, r, kAccC4);
-  p = std::fma(p, r, kAccC3);
-  p = std::fma(p, r, kAccC2);
-  p = std::fma(p, r, kAccC1);
-  p = std::fma(p, r, 1.0f);
+  const float xc = std::min(std::max(x, kExp2Floor), 0.0f);
+  const float n = round_nearest(xc);
+  const float r = xc - n;
+  float p = madd(kAccC5, r, kAccC4);
+  p = madd(p, r, kAccC3);
+  p = madd(p, r, kAccC2);
+  p = madd(p, r, kAccC1);
+  p = madd(p, r, 1.0f);
   const uint32_t e = static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23;
-  return p * bits_to_float(e);
+  const float v = p * bits_to_float(e);
+  return x >= kExp2Floor ? v : 0.0f;  // also x = -inf
 }
 
 inline float exp2_fast(float x) {
-  if (!(x >= kExp2Floor)) return 0.0f;
-  x = std::min(x, 0.0f);
-  const int32_t k = static_cast<int32_t>(std::nearbyint(x * 64.0f));
+  const float xc = std::min(std::max(x, kExp2Floor), 0.0f);
+  const int32_t k = static_cast<int32_t>(round_nearest(xc * 64.0f));
   const int32_t n = k >> 6;  // floor division by 64 (arithmetic shift)
   const uint32_t bits = (static_cast<uint32_t>(n + 127) << 23) | kFexpaMantissa[k & 63];
-  return bits_to_float(bits);
+  return x >= kExp2Floor ? bits_to_float(bits) : 0.0f;
 }
 
 // Q16.16 result of the fixed-point form (0 .. 65536).
 inline int32_t exp2_fixed_q16(float x) {
-  if (!(x >= kExp2Floor)) return 0;
-  x = std::min(x, 0.0f);
-  const int32_t xq = static_cast<int32_t>(std::nearbyint(std::max(x, -128.0f) * 256.0f));
-  const int32_t n = xq >> 8;   // floor: integer part, in [-128, 0]
+  const float xc = std::min(std::max(x, kExp2Floor), 0.0f);
+  const int32_t xq = static_cast<int32_t>(round_nearest(xc * 256.0f));  // Q8.8
+  const int32_t n = xq >> 8;   // floor: integer part, in [-125, 0]
   const int32_t f = xq & 255;  // fraction in Q0.8
   const int32_t mant = 65536 + ((f * (kFixC1 + ((kFixC2 * f) >> 8))) >> 8);
-  const int32_t shift = -n;
-  return shift >= 31 ? 0 : (mant >> shift);
+  const int32_t shift = std::min(-n, 31);  // mant < 2^17: any shift >= 17 gives 0
+  return x >= kExp2Floor ? (mant >> shift) : 0;
 }
 
 inline float exp2_fixed(float x) { return static_cast<float>(exp2_fixed_q16(x)) * (1.0f / 65536.0f); }

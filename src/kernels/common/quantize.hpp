@@ -31,6 +31,20 @@ void v_to_bf16(const float* v, std::size_t count, uint16_t* out);
 // V for the int8 P.V: per-channel symmetric scales over keys [0, n).
 void quantize_v_per_channel(const float* v, int64_t n, int d, int8_t* v8, float* scale);
 
+// Every quantised form of one KV head (keys [0, n)) that p asks for: K smoothed (when
+// p.smooth_k) and quantised, V as bf16 or int8 per pv precision. Pointers for forms p does not
+// use may be null. The executor runs the same steps in parallel chunks.
+struct KvHeadQuant {
+  int8_t* k8 = nullptr;        // n x d
+  float* k_scale = nullptr;    // n
+  float* k_mean = nullptr;     // d
+  uint16_t* v_bf16 = nullptr;  // n x d
+  int8_t* v8 = nullptr;        // n x d
+  float* v_scale = nullptr;    // d
+};
+void quantize_kv_head(const AttnParams& p, const float* k, const float* v, int64_t n,
+                      const KvHeadQuant& out);
+
 inline uint16_t float_to_bf16(float f) {
   uint32_t b;
   std::memcpy(&b, &f, sizeof b);

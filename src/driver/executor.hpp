@@ -1,0 +1,71 @@
+// One rank's attention run on a CPU backend: quantise Q/K/V, pack K/V once per KV head, then
+// the rank's work items over threads (dynamic schedule), each item's rows computed by one
+// thread with a fixed tile order, so O does not depend on the rank or thread count.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "miniattn/buffer.hpp"
+#include "miniattn/decomp.hpp"
+#include "miniattn/kernel.hpp"
+#include "miniattn/timers.hpp"
+
+namespace miniattn {
+
+// The rank's share of the problem, in the driver's memory.
+struct RankSlice {
+  Range items;         // work items
+  Range rows;          // flattened (B*H*Lq) query rows
+  Range groups;        // flattened (B*Hkv) KV heads
+  const float* q = nullptr;  // rows x d
+  const float* k = nullptr;  // groups x lk x d
+  const float* v = nullptr;  // groups x lk x d
+  float* o = nullptr;        // rows x d
+  float* lse = nullptr;      // rows
+};
+
+class CpuExecutor {
+ public:
+  // Allocates every buffer the runs need (and touches it) up front.
+  CpuExecutor(const Backend& backend, const AttnParams& p, const Decomposition& dec,
+              const RankSlice& slice, int threads);
+
+  // One attention run: fills O and LSE of the slice; adds quantize, pack, qk_gemm, softmax and
+  // pv_gemm seconds to phases. Returns the kernel seconds the threads spent outside the three
+  // timed kernel phases (finalisation, scheduling, waiting for the slowest thread).
+  double run(PhaseSeconds& phases);
+
+  std::size_t bytes_allocated() const { return bytes_; }
+
+ private:
+  void quantize();
+  void pack();
+  double compute(PhaseSeconds& phases);
+  KvBlock kv_block(int64_t group) const;
+
+  const Backend& backend_;
+  AttnParams p_;
+  const Decomposition& dec_;
+  RankSlice slice_;
+  int threads_;
+  std::size_t bytes_ = 0;
+
+  Buffer<int8_t> q8_;
+  Buffer<float> q_scale_;
+  Buffer<int8_t> k8_;
+  Buffer<float> k_scale_;
+  Buffer<float> k_mean_;
+  Buffer<uint16_t> v_bf16_;
+  Buffer<int8_t> v8_;
+  Buffer<float> v_scale_;
+  Buffer<std::byte> packed_;
+  std::size_t packed_stride_ = 0;  // bytes per KV head
+
+  // Per thread: scratch and the row state of one tile.
+  std::size_t scratch_stride_ = 0;
+  Buffer<std::byte> scratch_;
+  Buffer<float> state_;
+};
+
+}  // namespace miniattn

@@ -1,0 +1,9 @@
+#pragma once
+
+#include <memory>
+
+#include "miniattn/kernel.hpp"
+
+namespace miniattn {
+std::unique_ptr<Backend> make_portable_backend();
+}

@@ -1,0 +1,254 @@
+#include "kernel_harness.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <random>
+#include <sstream>
+
+#include "kernels/common/quantize.hpp"
+#include "kernels/reference/reference_backend.hpp"
+#include "miniattn/synthetic.hpp"
+
+namespace miniattn::test {
+
+uint64_t test_seed() {
+  static const uint64_t seed = [] {
+    if (const char* s = std::getenv("MINIATTN_TEST_SEED"); s && *s)
+      return static_cast<uint64_t>(std::strtoull(s, nullptr, 10));
+    std::random_device rd;
+    return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  }();
+  return seed;
+}
+
+std::string seed_note() {
+  return "inputs drawn with MINIATTN_TEST_SEED=" + std::to_string(test_seed());
+}
+
+std::string describe(const ProblemShape& s) {
+  std::ostringstream o;
+  o << "B=" << s.batch << " H=" << s.heads << " Hkv=" << s.kv_heads << " Lq=" << s.lq
+    << " Lk=" << s.lk << " D=" << s.d << (s.causal ? " causal" : "");
+  return o.str();
+}
+
+Problem make_problem(const ProblemShape& shape, Variant variant, PvPrecision pv, Exp2Kind exp2,
+                     QkScales scales, bool smooth_k, TileShape tile, uint64_t seed,
+                     Distribution dist) {
+  Problem pr;
+  pr.p = make_attn_params(shape, variant, pv, exp2, scales, smooth_k, tile);
+  const AttnParams& p = pr.p;
+  const int64_t qrows = p.batch * p.heads * p.lq, kvrows = p.batch * p.kv_heads * p.lk;
+  pr.q.resize(static_cast<std::size_t>(qrows * p.d));
+  pr.k.resize(static_cast<std::size_t>(kvrows * p.d));
+  pr.v.resize(static_cast<std::size_t>(kvrows * p.d));
+  synthetic_rows(dist, seed, Tensor::Q, p.heads, p.lq, p.d, 0, qrows, pr.q.data());
+  synthetic_rows(dist, seed, Tensor::K, p.kv_heads, p.lk, p.d, 0, kvrows, pr.k.data());
+  synthetic_rows(dist, seed, Tensor::V, p.kv_heads, p.lk, p.d, 0, kvrows, pr.v.data());
+  return pr;
+}
+
+namespace {
+
+// Quantised operands of the whole problem, laid out like the float arrays.
+struct Quantised {
+  std::vector<int8_t> q8, k8, v8;
+  std::vector<float> q_scale, k_scale, k_mean, v_scale;
+  std::vector<uint16_t> v_bf16;
+};
+
+Quantised quantise(const Problem& pr) {
+  const AttnParams& p = pr.p;
+  const int d = p.d;
+  Quantised z;
+  z.q8.resize(pr.q.size());
+  z.q_scale.resize(pr.q.size() / d);
+  z.k8.resize(pr.k.size());
+  z.k_scale.resize(pr.k.size() / d);
+  z.k_mean.resize(static_cast<std::size_t>(p.batch * p.kv_heads * d));
+  z.v_bf16.resize(pr.v.size());
+  z.v8.resize(pr.v.size());
+  z.v_scale.resize(z.k_mean.size());
+  for (int64_t bh = 0; bh < p.batch * p.heads; ++bh)
+    for (int64_t r0 = 0; r0 < p.lq; r0 += p.tile.q) {
+      const int rows = static_cast<int>(std::min<int64_t>(p.tile.q, p.lq - r0));
+      const int64_t row = bh * p.lq + r0;
+      quant::quantize_q_tile(p.qk_scales, pr.q.data() + row * d, rows, d, z.q8.data() + row * d,
+                             z.q_scale.data() + row);
+    }
+  for (int64_t g = 0; g < p.batch * p.kv_heads; ++g) {
+    const std::size_t off = static_cast<std::size_t>(g * p.lk * d);
+    quant::KvHeadQuant out;
+    out.k8 = z.k8.data() + off;
+    out.k_scale = z.k_scale.data() + g * p.lk;
+    out.k_mean = z.k_mean.data() + g * d;
+    out.v_bf16 = z.v_bf16.data() + off;
+    out.v8 = z.v8.data() + off;
+    out.v_scale = z.v_scale.data() + g * d;
+    quant::quantize_kv_head(p, pr.k.data() + off, pr.v.data() + off, p.lk, out);
+  }
+  return z;
+}
+
+KvBlock block_of(const Problem& pr, const Quantised& z, int64_t g, int64_t key0, int64_t n) {
+  const AttnParams& p = pr.p;
+  const std::size_t off = static_cast<std::size_t>((g * p.lk + key0) * p.d);
+  KvBlock kv;
+  kv.key0 = key0;
+  kv.n = n;
+  kv.k = pr.k.data() + off;
+  kv.v = pr.v.data() + off;
+  kv.k8 = z.k8.data() + off;
+  kv.k_scale = z.k_scale.data() + g * p.lk + key0;
+  kv.v_bf16 = z.v_bf16.data() + off;
+  kv.v8 = z.v8.data() + off;
+  kv.v_scale = z.v_scale.data() + g * p.d;
+  return kv;
+}
+
+QTile tile_of(const Problem& pr, const Quantised& z, int64_t b, int64_t h, int64_t row0, int rows) {
+  const AttnParams& p = pr.p;
+  const int64_t row = (b * p.heads + h) * p.lq + row0;
+  QTile q;
+  q.b = b;
+  q.h = h;
+  q.row0 = row0;
+  q.rows = rows;
+  q.q = pr.q.data() + row * p.d;
+  q.q8 = z.q8.data() + row * p.d;
+  q.q_scale = z.q_scale.data() + row;
+  return q;
+}
+
+// Packs blocks of one KV head with the backend; the storage lives as long as the vector.
+std::vector<std::byte> pack(const Backend& be, const AttnParams& p, KvBlock& kv) {
+  std::vector<std::byte> buf(be.packed_kv_bytes(p, kv.n) + 64);
+  if (buf.size() > 64) {
+    // 64-byte alignment, as the executor gives.
+    auto* base = reinterpret_cast<std::byte*>(
+        (reinterpret_cast<std::uintptr_t>(buf.data()) + 63) & ~std::uintptr_t{63});
+    be.pack_kv(p, kv, base);
+    kv.packed = base;
+  }
+  return buf;
+}
+
+struct AlignedBytes {
+  explicit AlignedBytes(std::size_t n) : buf(n + 64) {}
+  std::byte* data() {
+    return reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(buf.data()) + 63) &
+                                        ~std::uintptr_t{63});
+  }
+  std::vector<std::byte> buf;
+};
+
+}  // namespace
+
+Output run_backend(const Backend& be, const Problem& pr, int kv_split) {
+  const AttnParams& p = pr.p;
+  const int d = p.d;
+  const Quantised z = quantise(pr);
+  Output out;
+  out.o.assign(pr.q.size(), 0.0f);
+  out.lse.assign(pr.q.size() / d, 0.0f);
+  // Blocks of one KV head: kv_split pieces aligned to the K quantisation block.
+  std::vector<std::pair<int64_t, int64_t>> blocks;
+  const int64_t step = std::max<int64_t>(
+      kKeyQuantBlock, (p.lk / kv_split + kKeyQuantBlock - 1) / kKeyQuantBlock * kKeyQuantBlock);
+  for (int64_t k0 = 0; k0 < p.lk; k0 += step) blocks.push_back({k0, std::min(step, p.lk - k0)});
+
+  AlignedBytes scratch(be.scratch_bytes(p, p.lk));
+  std::vector<float> m(p.tile.q), l(p.tile.q), acc(static_cast<std::size_t>(p.tile.q) * d);
+  const RowState st{m.data(), l.data(), acc.data()};
+  TileCycles cyc;
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t kvh = 0; kvh < p.kv_heads; ++kvh) {
+      const int64_t g = b * p.kv_heads + kvh;
+      std::vector<KvBlock> kvs;
+      std::vector<std::vector<std::byte>> packed;
+      for (const auto& [k0, n] : blocks) {
+        kvs.push_back(block_of(pr, z, g, k0, n));
+        packed.push_back(pack(be, p, kvs.back()));
+      }
+      for (int64_t h = kvh * p.group_size(); h < (kvh + 1) * p.group_size(); ++h)
+        for (int64_t r0 = 0; r0 < p.lq; r0 += p.tile.q) {
+          const int rows = static_cast<int>(std::min<int64_t>(p.tile.q, p.lq - r0));
+          const QTile q = tile_of(pr, z, b, h, r0, rows);
+          reset_row_state(st, rows, d);
+          for (const KvBlock& kv : kvs) be.attend(p, q, kv, st, scratch.data(), cyc);
+          const int64_t row = (b * p.heads + h) * p.lq + r0;
+          finalize_rows(st, rows, d, out.o.data() + row * d, out.lse.data() + row);
+        }
+    }
+  return out;
+}
+
+std::vector<int32_t> tile_scores(const Backend& be, const Problem& pr, int64_t b, int64_t h,
+                                 int64_t row0, int rows) {
+  const AttnParams& p = pr.p;
+  const Quantised z = quantise(pr);
+  KvBlock kv = block_of(pr, z, b * p.kv_heads + p.kv_head_of(h), 0, p.lk);
+  const std::vector<std::byte> keep = pack(be, p, kv);
+  AlignedBytes scratch(be.scratch_bytes(p, p.lk));
+  std::vector<int32_t> s(static_cast<std::size_t>(rows) * p.lk, 0);
+  if (!be.qk_scores(p, tile_of(pr, z, b, h, row0, rows), kv, p.lk, s.data(), p.lk, scratch.data()))
+    s.clear();
+  return s;
+}
+
+Problem dequantised(const Problem& pr) {
+  const AttnParams& p = pr.p;
+  const int d = p.d;
+  const Quantised z = quantise(pr);
+  Problem dq = pr;
+  for (std::size_t i = 0; i < dq.q.size(); ++i) dq.q[i] = z.q8[i] * z.q_scale[i / d];
+  for (std::size_t i = 0; i < dq.k.size(); ++i) dq.k[i] = z.k8[i] * z.k_scale[i / d];
+  for (std::size_t i = 0; i < dq.v.size(); ++i) {
+    const std::size_t g = i / (static_cast<std::size_t>(p.lk) * d);
+    if (p.pv == PvPrecision::Bf16) dq.v[i] = quant::bf16_to_float(z.v_bf16[i]);
+    if (p.pv == PvPrecision::Int8) dq.v[i] = z.v8[i] * z.v_scale[g * d + i % d];
+  }
+  return dq;
+}
+
+RefOutput reference(const Problem& pr) {
+  const AttnParams& p = pr.p;
+  const int d = p.d;
+  RefOutput ref;
+  ref.o.resize(pr.q.size());
+  ref.lse.resize(pr.q.size() / d);
+  std::vector<int64_t> rows(static_cast<std::size_t>(p.lq));
+  for (int64_t i = 0; i < p.lq; ++i) rows[i] = i;
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t h = 0; h < p.heads; ++h) {
+      const int64_t row = (b * p.heads + h) * p.lq;
+      const std::size_t koff = static_cast<std::size_t>((b * p.kv_heads + p.kv_head_of(h)) * p.lk * d);
+      reference_rows(p, pr.q.data() + row * d, rows.data(), static_cast<int>(p.lq),
+                     pr.k.data() + koff, pr.v.data() + koff, p.lk, ref.o.data() + row * d,
+                     ref.lse.data() + row);
+    }
+  return ref;
+}
+
+ErrorStats compare(const std::vector<float>& out, const std::vector<double>& ref) {
+  ErrorAccum acc;
+  acc.add(out.data(), ref.data(), static_cast<int64_t>(out.size()));
+  // Tolerances are checked by the caller; finish() with permissive bounds.
+  return acc.finish(1e300, -2.0);
+}
+
+double lse_max_abs(const std::vector<float>& out, const std::vector<double>& ref) {
+  double mx = 0.0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (std::isinf(ref[i])) {
+      if (!(std::isinf(out[i]) && out[i] < 0)) return std::numeric_limits<double>::infinity();
+      continue;
+    }
+    const double e = std::fabs(static_cast<double>(out[i]) - ref[i]);
+    if (!(e <= mx)) mx = e;  // NaN propagates as a failure
+  }
+  return mx;
+}
+
+}  // namespace miniattn::test
