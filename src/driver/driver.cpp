@@ -102,6 +102,7 @@ class Run {
                                      "MINIATTN_ENABLE_HDF5"));
 #endif
     });
+    seconds_per_cycle();  // calibrates the cycle counter (~20 ms) now, not inside a timed run
     threads_ = resolve_threads(deck_.run.threads);
 #ifdef _OPENMP
     omp_set_num_threads(threads_);

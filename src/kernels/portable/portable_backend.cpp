@@ -179,6 +179,27 @@ void row_multipliers(const AttnParams& p, const QTile& q, float* a) {
   for (int r = 0; r < q.rows; ++r) a[r] = q.q_scale[r] * p.scale_log2;
 }
 
+// S of keys [j0, j0 + nc) (timed as qk_gemm), then each row's visible keys, the dequantised
+// scores t and their row maximum (timed as softmax).
+void score_tile(const AttnParams& p, const QTile& q, const KvBlock& kv, int64_t j0, int nc,
+                const Work& w, TileCycles& cyc) {
+  const int64_t jrel = j0 - kv.key0;
+  const uint64_t c0 = cycle_now();
+  qk_tile(q, kv.k8 + jrel * p.d, nc, p.d, w.s, w.lds);
+  const uint64_t c1 = cycle_now();
+  visibility(p, q, j0, nc, w.vis);
+  dequantise(w, q.rows, kv.k_scale + jrel);
+  cyc.qk += c1 - c0;
+  cyc.softmax += cycle_now() - c1;
+}
+
+// Adds the time since *t to a phase counter and restarts the clock.
+inline void lap(uint64_t& counter, uint64_t& t) {
+  const uint64_t now = cycle_now();
+  counter += now - t;
+  t = now;
+}
+
 template <PvPrecision PV, Exp2Kind E>
 void attend_fused(const AttnParams& p, const QTile& q, const KvBlock& kv, const RowState& st,
                   const Work& w, TileCycles& cyc) {
@@ -187,13 +208,8 @@ void attend_fused(const AttnParams& p, const QTile& q, const KvBlock& kv, const 
   row_multipliers(p, q, w.a);
   for (int64_t j0 = kv.key0; j0 < end; j0 += p.tile.kv) {
     const int nc = static_cast<int>(std::min<int64_t>(p.tile.kv, end - j0));
-    const int64_t jrel = j0 - kv.key0;
-    const uint64_t c0 = cycle_now();
-    qk_tile(q, kv.k8 + jrel * d, nc, d, w.s, w.lds);
-    const uint64_t c1 = cycle_now();
-
-    visibility(p, q, j0, nc, w.vis);
-    dequantise(w, q.rows, kv.k_scale + jrel);
+    score_tile(p, q, kv, j0, nc, w, cyc);
+    uint64_t t = cycle_now();
     for (int r = 0; r < q.rows; ++r) {
       const float m_old = st.m[r];
       const float m_tile = w.vis[r] > 0 ? w.a[r] * w.tmax[r] : kNegInf;
@@ -215,13 +231,9 @@ void attend_fused(const AttnParams& p, const QTile& q, const KvBlock& kv, const 
         for (int x = 0; x < d; ++x) ar[x] *= alpha;
       }
     }
-    const uint64_t c2 = cycle_now();
-
-    pv_tile<PV>(w, q.rows, d, kv, jrel, 0, st.acc);
-    const uint64_t c3 = cycle_now();
-    cyc.qk += c1 - c0;
-    cyc.softmax += c2 - c1;
-    cyc.pv += c3 - c2;
+    lap(cyc.softmax, t);
+    pv_tile<PV>(w, q.rows, d, kv, j0 - kv.key0, 0, st.acc);
+    lap(cyc.pv, t);
   }
 }
 
@@ -237,28 +249,18 @@ void attend_two_pass(const AttnParams& p, const QTile& q, const KvBlock& kv, con
   // Pass 1: the exact row maximum over every visible key.
   for (int64_t j0 = kv.key0; j0 < end; j0 += p.tile.kv) {
     const int nc = static_cast<int>(std::min<int64_t>(p.tile.kv, end - j0));
-    const int64_t jrel = j0 - kv.key0;
-    const uint64_t c0 = cycle_now();
-    qk_tile(q, kv.k8 + jrel * d, nc, d, w.s, w.lds);
-    const uint64_t c1 = cycle_now();
-    visibility(p, q, j0, nc, w.vis);
-    dequantise(w, q.rows, kv.k_scale + jrel);
+    score_tile(p, q, kv, j0, nc, w, cyc);
+    uint64_t t = cycle_now();
     for (int r = 0; r < q.rows; ++r)
       if (w.vis[r] > 0) b.m[r] = std::max(b.m[r], w.a[r] * w.tmax[r]);
-    const uint64_t c2 = cycle_now();
-    cyc.qk += c1 - c0;
-    cyc.softmax += c2 - c1;
+    lap(cyc.softmax, t);
   }
 
   // Pass 2: recompute S; P against the final maximum, no rescaling.
   for (int64_t j0 = kv.key0; j0 < end; j0 += p.tile.kv) {
     const int nc = static_cast<int>(std::min<int64_t>(p.tile.kv, end - j0));
-    const int64_t jrel = j0 - kv.key0;
-    const uint64_t c0 = cycle_now();
-    qk_tile(q, kv.k8 + jrel * d, nc, d, w.s, w.lds);
-    const uint64_t c1 = cycle_now();
-    visibility(p, q, j0, nc, w.vis);
-    dequantise(w, q.rows, kv.k_scale + jrel);
+    score_tile(p, q, kv, j0, nc, w, cyc);
+    uint64_t t = cycle_now();
     for (int r = 0; r < q.rows; ++r) {
       if (w.vis[r] == 0) continue;
       if constexpr (PV == PvPrecision::Int8) {
@@ -269,12 +271,9 @@ void attend_two_pass(const AttnParams& p, const QTile& q, const KvBlock& kv, con
         b.l[r] += row_probs<PV, E>(w, r, nc, b.m[r]);
       }
     }
-    const uint64_t c2 = cycle_now();
-    pv_tile<PV>(w, q.rows, d, kv, jrel, 0, b.acc);
-    const uint64_t c3 = cycle_now();
-    cyc.qk += c1 - c0;
-    cyc.softmax += c2 - c1;
-    cyc.pv += c3 - c2;
+    lap(cyc.softmax, t);
+    pv_tile<PV>(w, q.rows, d, kv, j0 - kv.key0, 0, b.acc);
+    lap(cyc.pv, t);
   }
   merge_row_state(st, b, q.rows, d);
 }
@@ -283,20 +282,16 @@ template <PvPrecision PV, Exp2Kind E>
 void attend_unfused(const AttnParams& p, const QTile& q, const KvBlock& kv, const RowState& st,
                     const Work& w, TileCycles& cyc) {
   const int d = p.d;
-  const int64_t end = tile::kv_end(p, q, kv);
-  const int n = static_cast<int>(std::max<int64_t>(end - kv.key0, 0));
+  const int n = static_cast<int>(std::max<int64_t>(tile::kv_end(p, q, kv) - kv.key0, 0));
   const RowState& b = w.block;
   reset_row_state(b, q.rows, d);
   row_multipliers(p, q, w.a);
 
-  // 1. S for every key any row sees, materialised.
-  const uint64_t c0 = cycle_now();
-  qk_tile(q, kv.k8, n, d, w.s, w.lds);
-  const uint64_t c1 = cycle_now();
+  // 1. S for every key any row sees, materialised (with its dequantised copy t).
+  score_tile(p, q, kv, kv.key0, n, w, cyc);
 
-  // 2. Softmax over whole rows: maximum, then exp2 and sum.
-  visibility(p, q, kv.key0, n, w.vis);
-  dequantise(w, q.rows, kv.k_scale);
+  // 2. Softmax over whole rows: the maximum is known, exp2 and sum.
+  uint64_t t = cycle_now();
   for (int r = 0; r < q.rows; ++r) {
     if (w.vis[r] == 0) continue;
     b.m[r] = w.a[r] * w.tmax[r];
@@ -307,7 +302,7 @@ void attend_unfused(const AttnParams& p, const QTile& q, const KvBlock& kv, cons
       b.l[r] = row_probs<PV, E>(w, r, n, b.m[r]);
     }
   }
-  const uint64_t c2 = cycle_now();
+  lap(cyc.softmax, t);
 
   // 3. P.V over the materialised P, tile by tile (bounds the int32 sums of the int8 path).
   for (int64_t j = 0; j < n; j += p.tile.kv) {
@@ -317,10 +312,7 @@ void attend_unfused(const AttnParams& p, const QTile& q, const KvBlock& kv, cons
       w.vis[r] = tile::visible_in_tile(p, q.row0 + r, kv.key0 + j, nc);
     pv_tile<PV>(w, q.rows, d, kv, j, j, b.acc);
   }
-  const uint64_t c3 = cycle_now();
-  cyc.qk += c1 - c0;
-  cyc.softmax += c2 - c1;
-  cyc.pv += c3 - c2;
+  lap(cyc.pv, t);
   merge_row_state(st, b, q.rows, d);
 }
 

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what miniattn needs on a fresh Debian bookworm machine (idempotent: installs only
+# what is missing). Run as root or with sudo available.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake git pkg-config
+  # MPI, parallel HDF5 (and h5dump/h5diff), Kokkos 3.4 from Trilinos
+  libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools libtrilinos-kokkos-dev
+  # parsers and formatting
+  libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libfmt-dev
+  # tests
+  googletest libgtest-dev libbenchmark-dev
+  # Python for the test drivers and scripts/ (always /usr/bin/python3)
+  python3 python3-numpy python3-h5py python3-matplotlib
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup_debian: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "setup_debian: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
