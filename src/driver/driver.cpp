@@ -145,7 +145,8 @@ class Run {
         slice_.v = v_.data();
         slice_.o = o_.data();
         slice_.lse = lse_.data();
-        exec_ = std::make_unique<CpuExecutor>(*backend_, p_, *dec_, slice_, threads_);
+        exec_ = backend_->make_executor(p_, *dec_, slice_, threads_);
+        if (!exec_) exec_ = std::make_unique<CpuExecutor>(*backend_, p_, *dec_, slice_, threads_);
       } catch (const std::bad_alloc&) {
         throw Error(fmt::format("rank {}: out of memory allocating {} query rows and {} keys of "
                                 "head_dim {}; lower [problem] batch, heads or seq_len, or use "
@@ -421,7 +422,7 @@ class Run {
   std::unique_ptr<Decomposition> dec_;
   RankSlice slice_;
   Buffer<float> q_, k_, v_, o_, lse_;
-  std::unique_ptr<CpuExecutor> exec_;
+  std::unique_ptr<RankExecutor> exec_;
 #if MINIATTN_HAVE_HDF5
   std::unique_ptr<H5Writer> writer_;
 #endif

@@ -8,24 +8,13 @@
 
 #include "miniattn/buffer.hpp"
 #include "miniattn/decomp.hpp"
+#include "miniattn/executor.hpp"
 #include "miniattn/kernel.hpp"
 #include "miniattn/timers.hpp"
 
 namespace miniattn {
 
-// The rank's share of the problem, in the driver's memory.
-struct RankSlice {
-  Range items;         // work items
-  Range rows;          // flattened (B*H*Lq) query rows
-  Range groups;        // flattened (B*Hkv) KV heads
-  const float* q = nullptr;  // rows x d
-  const float* k = nullptr;  // groups x lk x d
-  const float* v = nullptr;  // groups x lk x d
-  float* o = nullptr;        // rows x d
-  float* lse = nullptr;      // rows
-};
-
-class CpuExecutor {
+class CpuExecutor final : public RankExecutor {
  public:
   // Allocates every buffer the runs need (and touches it) up front.
   CpuExecutor(const Backend& backend, const AttnParams& p, const Decomposition& dec,
@@ -34,9 +23,9 @@ class CpuExecutor {
   // One attention run: fills O and LSE of the slice; adds quantize, pack, qk_gemm, softmax and
   // pv_gemm seconds to phases. Returns the kernel seconds the threads spent outside the three
   // timed kernel phases (finalisation, scheduling, waiting for the slowest thread).
-  double run(PhaseSeconds& phases);
+  double run(PhaseSeconds& phases) override;
 
-  std::size_t bytes_allocated() const { return bytes_; }
+  std::size_t bytes_allocated() const override { return bytes_; }
 
  private:
   void quantize();

@@ -11,13 +11,6 @@
 
 namespace miniattn {
 
-std::string_view phase_name(Phase p) {
-  static constexpr std::array<std::string_view, kNumPhases> kNames{
-      "read", "quantize", "pack", "qk_gemm", "softmax", "pv_gemm", "comm", "write", "verify",
-      "total"};
-  return kNames[static_cast<int>(p)];
-}
-
 void push_region(std::string_view name) {
 #if MINIATTN_HAVE_KOKKOS
   Kokkos::Profiling::pushRegion("miniattn::" + std::string(name));

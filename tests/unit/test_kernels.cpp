@@ -14,6 +14,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -244,6 +245,50 @@ TEST_P(BackendKernel, SmoothingRemovesTheKeyBias) {
   }
   EXPECT_LT(err[1], 0.5 * err[0]) << "without smoothing " << err[0] << ", with " << err[1];
   EXPECT_LE(err[1], 0.03);
+}
+
+}  // namespace miniattn::test
+
+namespace miniattn::test {
+
+// The bench's kernel studies compute what they claim: the vectorised exp2 row equals the
+// scalar form within that form's bound, and the three stage-2 kernels agree.
+TEST_P(BackendKernel, StudiesComputeWhatTheyMeasure) {
+  const KernelStudies* st = be_->studies();
+  if (!st) GTEST_SKIP() << GetParam().name << " has no kernel studies";
+  std::vector<float> x(1003), y(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = -30.0f * static_cast<float>(i) / x.size();
+  x[5] = -std::numeric_limits<float>::infinity();
+  for (Exp2Kind e : {Exp2Kind::Accurate, Exp2Kind::Fast, Exp2Kind::Fixed}) {
+    st->exp2_row(e, x.data(), y.data(), static_cast<int64_t>(x.size()));
+    const double bound = e == Exp2Kind::Accurate ? 2.4e-7 : e == Exp2Kind::Fast ? 5.5e-3 : 3.5e-3;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const double exact = std::exp2(static_cast<double>(x[i]));
+      ASSERT_LE(std::fabs(y[i] - exact), bound * exact + std::ldexp(1.0, -16)) << to_string(e) << " x=" << x[i];
+    }
+  }
+  for (int m : {4, 16})
+    for (int nc : {64, 100})
+      for (int d : {64, 128}) {
+        std::vector<int32_t> s(static_cast<std::size_t>(m) * nc);
+        std::vector<float> v(static_cast<std::size_t>(nc) * d), rmax(m), scratch(s.size());
+        std::vector<float> o[3];
+        for (std::size_t i = 0; i < s.size(); ++i) s[i] = static_cast<int32_t>((i * 7919) % 2001) - 1000;
+        for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>((i * 104729) % 997) / 997.0f - 0.5f;
+        const float scale = 0.01f;
+        for (int r = 0; r < m; ++r) rmax[r] = 1000 * scale;
+        int k = 0;
+        for (Stage2Kind kind : {Stage2Kind::FusedPerK, Stage2Kind::TwoPass, Stage2Kind::PureGemm}) {
+          o[k].assign(static_cast<std::size_t>(m) * d, -1.0f);
+          // PureGemm multiplies the P that TwoPass left in scratch.
+          st->stage2(kind, m, nc, d, s.data(), scale, rmax.data(), v.data(), o[k].data(), scratch.data());
+          ++k;
+        }
+        for (int j = 1; j < 3; ++j) {
+          const ErrorStats e = compare(o[j], std::vector<double>(o[0].begin(), o[0].end()));
+          EXPECT_LE(e.rel_l2, 1e-5) << "m=" << m << " nc=" << nc << " d=" << d << " kind " << j;
+        }
+      }
 }
 
 }  // namespace miniattn::test
