@@ -20,8 +20,15 @@ class Error : public std::runtime_error {
       : std::runtime_error(what), code_(code) {}
   ExitCode code() const { return code_; }
 
+  // True for an error every rank throws together (raise_if_any, all_or_none): the run can end
+  // normally on all ranks. Any other exception is one rank's alone, and the others may be
+  // waiting in a collective: the driver ends the job instead (src/driver/failure.hpp).
+  bool agreed() const { return agreed_; }
+  void set_agreed() { agreed_ = true; }
+
  private:
   ExitCode code_;
+  bool agreed_ = false;
 };
 
 }  // namespace miniattn

@@ -81,7 +81,9 @@ void raise_if_any(const Comm& comm, const std::string& local_error, ExitCode cod
   // The exit code travels with the message: the failing rank's code wins.
   int64_t c = comm.rank() == first ? static_cast<int64_t>(code) : 0;
   c = comm.max(c);
-  throw Error(msg, static_cast<ExitCode>(c));
+  Error e(msg, static_cast<ExitCode>(c));
+  e.set_agreed();
+  throw e;
 }
 
 }  // namespace miniattn

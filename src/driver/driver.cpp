@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "driver/executor.hpp"
+#include "driver/failure.hpp"
 #include "kernels/reference/reference_backend.hpp"
 #include "miniattn/build_info.hpp"
 #include "miniattn/buffer.hpp"
@@ -67,13 +68,31 @@ class Run {
   Run(const Deck& deck, const Comm& comm) : deck_(deck), comm_(comm), t_start_(wall_seconds()) {}
 
   int execute() {
-    setup();
-    allocate();
-    read();
-    attention();
-    verify();
-    write();
-    return report();
+    try {
+      inject_fault(comm_, "setup");
+      setup();
+#if MINIATTN_HAVE_HDF5
+      if (writer_) set_temporary_output(writer_->temp_path());
+#endif
+      inject_fault(comm_, "allocate");
+      allocate();
+      inject_fault(comm_, "read");
+      read();
+      inject_fault(comm_, "attention");
+      attention();
+      inject_fault(comm_, "verify");
+      verify();
+      inject_fault(comm_, "write");
+      write();
+      set_temporary_output("");
+      inject_fault(comm_, "report");
+      return report();
+    } catch (const Error& e) {
+      if (e.agreed()) throw;
+      end_job(comm_, e.what(), e.code());
+    } catch (const std::exception& e) {
+      end_job(comm_, e.what(), ExitCode::RuntimeFailure);
+    }
   }
 
  private:
@@ -213,10 +232,13 @@ class Run {
       const int64_t e = first >> 1;
       const int64_t col = e % p_.d, row = e / p_.d;
       const int64_t i = row % t.len, bh = row / t.len;
-      throw Error(fmt::format("input file {}: dataset '{}' contains {} at (batch, head, row, "
-                              "channel) = ({}, {}, {}, {}); inputs must be finite",
-                              deck_.input.file, *t.name, (first & 1) ? "Inf" : "NaN",
-                              bh / t.heads, bh % t.heads, i, col));
+      // Every rank found the same index: agree on the error (rank 0's copy of it).
+      raise_if_any(comm_,
+                   fmt::format("input file {}: dataset '{}' contains {} at (batch, head, row, "
+                               "channel) = ({}, {}, {}, {}); inputs must be finite",
+                               deck_.input.file, *t.name, (first & 1) ? "Inf" : "NaN",
+                               bh / t.heads, bh % t.heads, i, col),
+                   ExitCode::BadInput);
     }
   }
 
