@@ -14,6 +14,7 @@
 
 #include "driver/executor.hpp"
 #include "driver/failure.hpp"
+#include "driver/preflight.hpp"
 #include "kernels/reference/reference_backend.hpp"
 #include "miniattn/build_info.hpp"
 #include "miniattn/buffer.hpp"
@@ -139,6 +140,9 @@ class Run {
                  to_string(p_.variant), to_string(p_.pv), to_string(p_.exp2));
       std::fflush(stdout);
     }
+
+    // Memory of every rank of each node against what the node has, and the report path.
+    preflight(comm_, deck_, *backend_, p_, *dec_, threads_);
 
 #if MINIATTN_HAVE_HDF5
     // Create the output file now, under a temporary name: an unwritable path fails before any

@@ -1,0 +1,115 @@
+#include "driver/preflight.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "miniattn/error.hpp"
+
+namespace miniattn {
+namespace {
+
+struct NodeShare {
+  std::size_t bytes = 0;  // the sum over the ranks of this node
+  int ranks = 1;
+  std::string host;
+};
+
+NodeShare node_share(const Comm& comm, std::size_t mine) {
+  NodeShare s;
+  s.bytes = mine;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0) s.host = host;
+#if MINIATTN_HAVE_MPI
+  MPI_Comm node;
+  if (MPI_Comm_split_type(comm.native(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL,
+                          &node) == MPI_SUCCESS) {
+    unsigned long long v = mine, sum = 0;
+    MPI_Allreduce(&v, &sum, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, node);
+    MPI_Comm_size(node, &s.ranks);
+    MPI_Comm_free(&node);
+    s.bytes = static_cast<std::size_t>(sum);
+  }
+#else
+  (void)comm;
+#endif
+  return s;
+}
+
+// What to change, the largest part of the rank's memory first.
+std::string fit_hints(const Deck& deck, const MemoryEstimate& m) {
+  const std::string kv =
+      "lower [problem] kv_len (every rank holds whole K/V heads), or set [run] kv_mode = "
+      "\"ring\" to shard K/V over the ranks";
+  const std::string q = "lower [problem] seq_len, batch or heads, or run more ranks on more nodes";
+  std::string scratch = "lower [run] threads, tile_q or tile_kv";
+  if (deck.run.variant == Variant::Unfused)
+    scratch += ", or set [run] variant = \"fused\" (unfused keeps the scores of every key)";
+  const std::size_t kv_bytes = m.kv + m.packed;
+  const std::size_t q_bytes = m.q + m.o_lse;
+  const std::size_t thread_bytes = m.per_thread * static_cast<std::size_t>(m.threads);
+  if (thread_bytes >= kv_bytes && thread_bytes >= q_bytes) return scratch + "; or " + q;
+  if (kv_bytes >= q_bytes) return kv + "; or " + q;
+  return q + "; or " + kv;
+}
+
+std::string not_enough_memory(const Comm& comm, const Deck& deck, const AttnParams& p,
+                              int64_t groups, const MemoryEstimate& m, const NodeShare& node,
+                              const AvailableMemory& avail) {
+  std::string io;
+  if (m.io_staging > 0) io = fmt::format(", HDF5 read staging {}", format_bytes(m.io_staging));
+  return fmt::format(
+      "not enough memory: the {} rank(s) on node {} need {}, and {} is available ({}). Rank {} "
+      "alone needs {}: Q {}, O and LSE {}, K and V {} ({} KV head(s) x kv_len {} x head_dim {}), "
+      "quantised copies {}, packed K/V {}, scratch {} x {} thread(s){}. To fit: {}",
+      node.ranks, node.host.empty() ? "?" : node.host, format_bytes(node.bytes),
+      format_bytes(avail.bytes), avail.source, comm.rank(), format_bytes(m.total()),
+      format_bytes(m.q), format_bytes(m.o_lse), format_bytes(m.kv), groups, p.lk, p.d,
+      format_bytes(m.quantised), format_bytes(m.packed), format_bytes(m.per_thread), m.threads,
+      io, fit_hints(deck, m));
+}
+
+// The report is written at the very end: find out now whether it can be.
+void check_report_path(const std::string& path) {
+  if (path.empty()) return;
+  const std::string subject = fmt::format("[output] report = \"{}\"", path);
+  struct stat st {};
+  const bool existed = ::stat(path.c_str(), &st) == 0;
+  if (existed && S_ISDIR(st.st_mode))
+    throw Error(subject + ": cannot write the JSON report (it is a directory)");
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd < 0)
+    throw Error(fmt::format("{}: cannot write the JSON report ({})", subject, std::strerror(errno)));
+  ::close(fd);
+  if (!existed) std::remove(path.c_str());
+}
+
+}  // namespace
+
+MemoryEstimate preflight(const Comm& comm, const Deck& deck, const Backend& backend,
+                         const AttnParams& p, const Decomposition& dec, int threads) {
+  const int64_t rows = dec.rank_rows(comm.rank()).size();
+  const int64_t groups = dec.rank_kv_groups(comm.rank()).size();
+  const MemoryEstimate mine = estimate_rank_memory(backend, p, rows, groups, threads,
+                                                   deck.input.source == InputSource::Hdf5);
+  const NodeShare node = node_share(comm, mine.total());
+  all_or_none(comm, [&] {
+    const std::optional<AvailableMemory> avail = available_memory();
+    if (avail && node.bytes > avail->bytes)
+      throw Error(not_enough_memory(comm, deck, p, groups, mine, node, *avail));
+  });
+  all_or_none(comm, [&] {
+    if (comm.root()) check_report_path(deck.output.report);
+  });
+  return mine;
+}
+
+}  // namespace miniattn
