@@ -27,6 +27,14 @@ void encode(const float* x, int n, const float* mean, float amax, int8_t* q) {
     return;
   }
   const float inv = 127.0f / amax;
+  if (std::isinf(inv)) {  // amax < 127 / FLT_MAX (a subnormal row): the same rounding, in double
+    const double dinv = 127.0 / static_cast<double>(amax);
+    for (int i = 0; i < n; ++i) {
+      const double xs = mean ? static_cast<double>(x[i] - mean[i]) : static_cast<double>(x[i]);
+      q[i] = static_cast<int8_t>(std::clamp(std::nearbyint(xs * dinv), -127.0, 127.0));
+    }
+    return;
+  }
   for (int i = 0; i < n; ++i) {
     const float xs = mean ? x[i] - mean[i] : x[i];
     const float r = exp2::round_nearest(xs * inv);
@@ -86,15 +94,26 @@ void quantize_v_per_channel(const float* v, int64_t n, int d, int8_t* v8, float*
   std::vector<float> amax(static_cast<std::size_t>(d), 0.0f), inv(static_cast<std::size_t>(d));
   for (int64_t j = 0; j < n; ++j)
     for (int c = 0; c < d; ++c) amax[c] = std::max(amax[c], std::fabs(v[j * d + c]));
+  std::vector<int> tiny;  // channels with amax < 127 / FLT_MAX, whose inverse overflows float
   for (int c = 0; c < d; ++c) {
     scale[c] = amax[c] / 127.0f;
     inv[c] = amax[c] > 0.0f ? 127.0f / amax[c] : 0.0f;
+    if (std::isinf(inv[c])) {
+      tiny.push_back(c);
+      inv[c] = 0.0f;
+    }
   }
   for (int64_t j = 0; j < n; ++j)
     for (int c = 0; c < d; ++c) {
       const float r = exp2::round_nearest(v[j * d + c] * inv[c]);
       v8[j * d + c] = static_cast<int8_t>(std::clamp(r, -127.0f, 127.0f));
     }
+  for (int c : tiny) {  // the same rounding, in double
+    const double dinv = 127.0 / static_cast<double>(amax[c]);
+    for (int64_t j = 0; j < n; ++j)
+      v8[j * d + c] = static_cast<int8_t>(
+          std::clamp(std::nearbyint(static_cast<double>(v[j * d + c]) * dinv), -127.0, 127.0));
+  }
 }
 
 void quantize_kv_head(const AttnParams& p, const float* k, const float* v, int64_t n,
