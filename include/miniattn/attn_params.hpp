@@ -79,6 +79,18 @@ struct AttnParams {
   double unmasked_scores() const;
 };
 
+// Magnitude limits of the float32 kernels (docs/numerics.md). Every score the kernels form,
+// |q.k| * scale * log2(e), and every P.V sum, at most kv_len * max|v|, stays below
+// kMaxKernelMagnitude = 2^120, leaving 2^8 of headroom under FLT_MAX (2^128) for the
+// differences s - m and the sums of the softmax. The driver rejects inputs that could exceed it.
+inline constexpr double kMaxKernelMagnitude = 0x1p120;
+// Largest softmax scale: beyond it scale * log2(e) is not a useful float32 multiplier.
+inline constexpr double kMaxScale = 1e30;
+
+// Bound on |scaled score| (base-2 units) for inputs with these largest magnitudes: K smoothing
+// subtracts a channel mean, which can double a key's magnitude, hence the factor 2.
+double max_scaled_score(const AttnParams& p, double amax_q, double amax_k);
+
 // Builds the params from a shape and run options; the tile shape must already be resolved.
 // Throws miniattn::Error naming the offending field if the shape is not valid.
 AttnParams make_attn_params(const ProblemShape& shape, Variant variant, PvPrecision pv,

@@ -289,8 +289,8 @@ std::vector<Field> build_schema() {
       field(problem, "head_dim", &P::head_dim, multiple_of(16, kMaxHeadDim), kRequired),
       field(problem, "causal", &P::causal, any_boolean()),
       field(problem, "scale", &P::scale,
-            real("a finite number >= 0 (0 = 1/sqrt(head_dim))",
-                 [](double x) { return std::isfinite(x) && x >= 0.0; })),
+            real("a finite number >= 0 and <= 1e30 (0 = 1/sqrt(head_dim))",
+                 [](double x) { return x >= 0.0 && x <= kMaxScale; })),
 
       choice(input, "source", &I::source, kSources),
       field(input, "file", &I::file, any_string()),

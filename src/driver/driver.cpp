@@ -14,6 +14,7 @@
 
 #include "driver/executor.hpp"
 #include "driver/failure.hpp"
+#include "driver/input_checks.hpp"
 #include "driver/preflight.hpp"
 #include "kernels/reference/reference_backend.hpp"
 #include "miniattn/build_info.hpp"
@@ -191,6 +192,7 @@ class Run {
                      kv.end, k_.data());
       synthetic_rows(in.distribution, in.seed, Tensor::V, p_.kv_heads, p_.lk, p_.d, kv.begin,
                      kv.end, v_.data());
+      check_input_magnitudes();
       return;
     }
 #if MINIATTN_HAVE_HDF5
@@ -204,7 +206,14 @@ class Run {
       reader.read_rows(deck_.input.v, kv_layout(), kv_rows(), v_.data());
     });
     check_finite();
+    check_input_magnitudes();
 #endif
+  }
+
+  // Scores and P.V sums of these inputs must stay in float32 range (docs/numerics.md).
+  void check_input_magnitudes() {
+    check_magnitudes(comm_, deck_, p_, q_.data(), q_.size(), k_.data(), v_.data(), k_.size(),
+                     threads_);
   }
 
   Range kv_rows() const { return {slice_.groups.begin * p_.lk, slice_.groups.end * p_.lk}; }

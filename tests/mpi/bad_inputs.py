@@ -34,6 +34,20 @@ def main():
         q = np.random.default_rng(2).standard_normal((B, H, LQ, D)).astype("float32")
         q[0, 3, 17, 5] = np.nan
         write(out, q=q)
+    elif kind == "inf_in_v":  # on a KV head that rank 0 does not hold
+        v = np.random.default_rng(3).standard_normal((B, HKV, LK, D)).astype("float32")
+        v[0, 1, 50, 7] = -np.inf
+        write(out, v=v)
+    elif kind == "huge_qk":  # finite, but q.k * scale would leave float32 range
+        q = np.random.default_rng(4).standard_normal((B, H, LQ, D)).astype("float32")
+        k = np.random.default_rng(5).standard_normal((B, HKV, LK, D)).astype("float32")
+        q[0, 2, 3, 4] = 1e20
+        k[0, 1, 5, 6] = -1e20
+        write(out, q=q, k=k)
+    elif kind == "huge_v":  # 56 keys x 1e35 > 2^120
+        v = np.random.default_rng(6).standard_normal((B, HKV, LK, D)).astype("float32")
+        v[0, 0, 0, 0] = 1e35
+        write(out, v=v)
     elif kind == "not_hdf5":
         with open(out, "w") as f:
             f.write("this is not an HDF5 file\n")

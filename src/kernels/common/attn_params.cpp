@@ -55,6 +55,10 @@ double AttnParams::unmasked_scores() const {
   return per_head * static_cast<double>(batch) * static_cast<double>(heads);
 }
 
+double max_scaled_score(const AttnParams& p, double amax_q, double amax_k) {
+  return 2.0 * p.d * amax_q * amax_k * p.scale * 1.4426950408889634;
+}
+
 AttnParams make_attn_params(const ProblemShape& s, Variant variant, PvPrecision pv, Exp2Kind exp2,
                             QkScales qk_scales, bool smooth_k, TileShape tile) {
   auto bad = [](const std::string& what) { throw Error("invalid problem: " + what); };
@@ -67,8 +71,9 @@ AttnParams make_attn_params(const ProblemShape& s, Variant variant, PvPrecision 
   if (s.lk < 1) bad("kv_len = " + std::to_string(s.lk) + ", expected >= 1");
   if (s.d < 16 || s.d % 16 != 0)
     bad("head_dim = " + std::to_string(s.d) + ", expected a positive multiple of 16");
-  if (!(s.scale >= 0.0) || !std::isfinite(s.scale))
-    bad("scale = " + std::to_string(s.scale) + ", expected >= 0 (0 = 1/sqrt(head_dim))");
+  if (!(s.scale >= 0.0) || !(s.scale <= kMaxScale))
+    bad("scale = " + std::to_string(s.scale) + ", expected a number in [0, 1e30] (0 = " +
+        "1/sqrt(head_dim))");
   if (tile.q < 1 || tile.kv < 1)
     bad("tile_q = " + std::to_string(tile.q) + ", tile_kv = " + std::to_string(tile.kv) +
         ", expected both >= 1");
