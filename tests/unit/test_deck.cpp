@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cstdio>
 #include <fstream>
@@ -293,8 +294,9 @@ TEST(Deck, ToTomlRoundTripsHardStringsAndDoubles) {
   d.output.file = "C:\\path\\out.h5";
   d.output.report = "";
   d.input.seed = 9223372036854775807ull;  // the largest seed TOML can hold
-  for (double x : {0.1, 1.0 / 3.0, 1e22, 5e-324, DBL_MAX, 3.0, 123456789.125}) {
-    d.problem.scale = x;
+  for (double x : {0.1, 1.0 / 3.0, 1e22, 5e-324, DBL_MAX, 3.0, 123456789.125, kMaxScale}) {
+    d.problem.scale = std::min(x, kMaxScale);  // the largest scale the deck takes
+    d.verify.max_rel_l2 = x;
     const std::string emitted = to_toml(d);
     SCOPED_TRACE(emitted);
     const Deck back = parse_deck(emitted, "emitted");
