@@ -514,6 +514,37 @@ std::string trim(std::string_view s) {
   return std::string(s);
 }
 
+// TOML text is UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF).
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    std::size_t n = 0;
+    uint32_t cp = 0, min = 0;
+    if (b < 0x80) {
+      ++i;
+      continue;
+    } else if ((b & 0xE0) == 0xC0) {
+      n = 1, cp = b & 0x1F, min = 0x80;
+    } else if ((b & 0xF0) == 0xE0) {
+      n = 2, cp = b & 0x0F, min = 0x800;
+    } else if ((b & 0xF8) == 0xF0) {
+      n = 3, cp = b & 0x07, min = 0x10000;
+    } else {
+      return false;
+    }
+    for (std::size_t k = 1; k <= n; ++k) {
+      if (i + k >= s.size()) return false;
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      if ((c & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (c & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
 // The value of "section.key=value" as TOML, or as a bare string when it is not TOML, so that
 // --set run.backend=portable and --set input.file=/data/qkv.h5 need no shell-proof quotes.
 toml::table parse_override_value(const std::string& value) {
@@ -553,6 +584,14 @@ void collect_override(const std::string& text, int order, std::deque<toml::table
   const auto field = find_field(section, key);
   if (!field) {
     diag.add(at, fmt::format("[{}] {}: {}", section, key, unknown_key(section, key)));
+    return;
+  }
+  // A value that is not UTF-8 (a Latin-1 path, say) cannot be a TOML string: it would not
+  // survive the trip through to_toml to the other ranks unchanged.
+  if (!valid_utf8(text.substr(eq + 1))) {
+    diag.add(at, fmt::format("[{}] {}: the value is not valid UTF-8; deck values are TOML text, "
+                             "which must be UTF-8",
+                             section, key));
     return;
   }
   values.push_back(parse_override_value(text.substr(eq + 1)));

@@ -310,6 +310,13 @@ TEST(Deck, ToTomlRoundTripsHardStringsAndDoubles) {
   EXPECT_NE(to_toml(parse_deck(kMinimalDeck, "x")).find("max_rel_l2 = 0.03\n"), std::string::npos);
 }
 
+TEST(Deck, Utf8OverridesSurviveTheRoundTrip) {
+  const std::string path = "/donn\xc3\xa9" "es/\xe2\x98\x83/\xf0\x9f\x98\x80.h5";  // données/☃/😀.h5
+  const Deck d = parse_deck(kMinimalDeck, "x", {"input.file=" + path});
+  EXPECT_EQ(d.input.file, path);
+  EXPECT_EQ(parse_deck(to_toml(d), "again").input.file, path);
+}
+
 TEST(Deck, ToTomlWritesEveryKeyInSchemaOrder) {
   const std::string text = to_toml(parse_deck(kMinimalDeck, "x"));
   std::size_t at = 0;
@@ -495,6 +502,15 @@ INSTANTIATE_TEST_SUITE_P(
                 {},
                 {"deck.toml:4: [problem] scale = -0.5: expected a finite number >= 0"}},
         BadDeck{"infinite_scale", "scale = inf\n", {}, {"deck.toml:4: [problem] scale = inf:"}},
+        // Found by fuzz_deck: a bare-string override with bytes that are not UTF-8 came back
+        // from to_toml as other characters, so the other ranks ran with another value.
+        BadDeck{"override_not_utf8",
+                "",
+                {"input.file=/data/\xff\xfeqkv.h5", "input.q=\xc3\x28", "input.k=\xed\xa0\x80",
+                 "input.v=\xf0\x82\x82\xac"},
+                {"--set input.file=/data/", ": [input] file: the value is not valid UTF-8",
+                 "[input] q: the value is not valid UTF-8", "[input] k: the value is not valid UTF-8",
+                 "[input] v: the value is not valid UTF-8"}},
         BadDeck{"huge_scale",
                 "scale = 1e300\n",
                 {},
