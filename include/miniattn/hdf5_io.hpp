@@ -38,6 +38,13 @@ enum class FileDtype { Float32, Float16 };
 // and what was expected.
 void check_input_file(const Deck& deck);
 
+// check_input_file run in a child process (fork) of the calling rank, followed there by a read
+// of the first and last row of each dataset (chunk index, filters, type conversion). HDF5 1.10
+// can crash or loop on a corrupt file (fuzzing found such files, which crash h5dump too); here
+// a crash or a hang of the child becomes a miniattn::Error naming the file, instead of the end
+// of the run without a message. Errors as check_input_file otherwise. Call it on one rank.
+void check_input_file_isolated(const Deck& deck, double timeout_seconds = 120.0);
+
 class H5Reader {
  public:
   H5Reader(const Comm& comm, const std::string& path);  // collective

@@ -197,7 +197,7 @@ class Run {
     }
 #if MINIATTN_HAVE_HDF5
     all_or_none(comm_, [&] {
-      if (comm_.root()) check_input_file(deck_);
+      if (comm_.root()) check_input_file_isolated(deck_);
     });
     all_or_none(comm_, [&] {
       H5Reader reader(comm_, deck_.input.file);

@@ -626,5 +626,71 @@ TEST(Hdf5Io, CheckInputGroupInsteadOfDataset) {
                {"'grp' is not a dataset (datasets present: 'grp/x')"});
 }
 
+// Found by fuzz_h5_input: a file whose local heap is corrupt makes HDF5 1.10 itself crash
+// (h5dump -H crashes on it too). The isolated check reports it instead of crashing.
+TEST(Hdf5Io, IsolatedCheckContainsACrashInsideHdf5) {
+  const std::string crash = std::string(MINIATTN_SOURCE_DIR) +
+                            "/tests/fuzz/h5_input/crash_local_heap_h5lexists";
+  Deck d = small_deck(crash);
+  expect_error([&] { check_input_file_isolated(d); }, ExitCode::BadInput,
+               {"input file " + crash + ": the HDF5 library crashed (signal 11",
+                "the file is corrupt or truncated"});
+}
+
+TEST(Hdf5Io, IsolatedCheckGivesTheSameErrorsAsTheCheck) {
+  TestFile f;
+  write_inputs(f.path());
+  EXPECT_NO_THROW(check_input_file_isolated(small_deck(f.path())));
+  Deck d = small_deck(f.path());
+  d.problem.kv_heads = 1;
+  expect_error([&] { check_input_file_isolated(d); }, ExitCode::BadInput,
+               {"input file " + f.path() + ": dataset 'K' has shape (1, 2, 12, 16); expected "
+                "(batch, kv_heads, kv_len, head_dim) = (1, 1, 12, 16) from the deck"});
+  expect_error([&] { check_input_file_isolated(small_deck("hdf5io_no_such_file.h5")); },
+               ExitCode::BadInput, {"input file hdf5io_no_such_file.h5: cannot open"});
+}
+
+TEST(Hdf5Io, IsolatedCheckReadsTheFirstAndLastRows) {
+  // Names, types and shapes are right, but the last compressed chunk of 'V' is garbage: only
+  // reading it shows, and the collective read would fail much later, after allocation.
+  TestFile f;
+  {
+    RawFile raw(f.path(), true);
+    const std::vector<float> q(4 * 10 * 16, 0.5f), kv(2 * 12 * 16, 0.25f);
+    write_raw(raw.id, "Q", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {1, 4, 10, 16}, q);
+    write_raw(raw.id, "K", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {1, 2, 12, 16}, kv);
+    const hsize_t dims[4] = {1, 2, 12, 16}, chunk[4] = {1, 1, 12, 16};
+    const hid_t space = H5Screate_simple(4, dims, nullptr);
+    const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 4, chunk);
+    H5Pset_deflate(dcpl, 1);
+    const hid_t v = H5Dcreate2(raw.id, "V", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ASSERT_GE(H5Dwrite(v, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, kv.data()), 0);
+    H5Dclose(v);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+  }
+  haddr_t addr = 0;
+  hsize_t size = 0;
+  {
+    RawFile raw(f.path());
+    const hid_t v = H5Dopen2(raw.id, "V", H5P_DEFAULT);
+    const hsize_t last[4] = {0, 1, 0, 0};
+    unsigned mask = 0;
+    ASSERT_GE(H5Dget_chunk_info_by_coord(v, last, &mask, &addr, &size), 0);
+    H5Dclose(v);
+  }
+  {
+    std::fstream io(f.path(), std::ios::in | std::ios::out | std::ios::binary);
+    io.seekp(static_cast<std::streamoff>(addr));
+    const std::string garbage(static_cast<std::size_t>(size), '\xff');
+    io.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+  EXPECT_NO_THROW(check_input_file(small_deck(f.path())));  // the structure is fine
+  expect_error([&] { check_input_file_isolated(small_deck(f.path())); }, ExitCode::BadInput,
+               {"input file " + f.path() + ": dataset 'V': reading its last row failed: the "
+                "file is corrupt or truncated"});
+}
+
 }  // namespace
 }  // namespace miniattn
