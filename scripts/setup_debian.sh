@@ -12,6 +12,9 @@ packages=(
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   # tests
   googletest libgtest-dev libbenchmark-dev
+  # sanitizer and fuzzing builds (scripts/ci/asan.sh, fuzz.sh): clang, its sanitizer and
+  # libFuzzer runtimes, LLVM's OpenMP, llvm-symbolizer for readable reports
+  clang libclang-rt-14-dev libomp-dev llvm-14
   # Python for the test drivers and scripts/ (always /usr/bin/python3)
   python3 python3-numpy python3-h5py python3-matplotlib
 )
