@@ -11,6 +11,14 @@
 
 namespace miniattn {
 
+// Told of work items as an executor finishes them (the driver's progress display). Called
+// from any thread; must be cheap and must not throw.
+class WorkProgress {
+ public:
+  virtual ~WorkProgress() = default;
+  virtual void advance(int64_t items) noexcept = 0;
+};
+
 // The rank's share of the problem, in the driver's (host) memory.
 struct RankSlice {
   Range items;               // work items
@@ -21,6 +29,7 @@ struct RankSlice {
   const float* v = nullptr;  // groups x lk x d
   float* o = nullptr;        // rows x d
   float* lse = nullptr;      // rows
+  WorkProgress* progress = nullptr;  // may be null: nobody is watching
 };
 
 class RankExecutor {

@@ -16,6 +16,7 @@
 #include "driver/failure.hpp"
 #include "driver/input_checks.hpp"
 #include "driver/preflight.hpp"
+#include "driver/progress.hpp"
 #include "kernels/reference/reference_backend.hpp"
 #include "miniattn/build_info.hpp"
 #include "miniattn/buffer.hpp"
@@ -132,8 +133,9 @@ class Run {
     slice_.items = dec_->rank_items(comm_.rank());
     slice_.rows = dec_->rank_rows(comm_.rank());
     slice_.groups = dec_->rank_kv_groups(comm_.rank());
+    slice_.progress = &progress_;
 
-    if (comm_.root()) {
+    if (comm_.root() && verbosity() != Verbosity::Quiet) {
       fmt::print("miniattn {} (git {}): backend {}, {} rank(s) x {} thread(s), B={} H={} Hkv={} "
                  "Lq={} Lk={} D={}{}, variant {}, pv {}, exp2 {}\n",
                  build::kVersion, build::kGitHash, backend_->name(), comm_.size(), threads_,
@@ -143,7 +145,12 @@ class Run {
     }
 
     // Memory of every rank of each node against what the node has, and the report path.
-    preflight(comm_, deck_, *backend_, p_, *dec_, threads_);
+    const MemoryEstimate mem = preflight(comm_, deck_, *backend_, p_, *dec_, threads_);
+    progress_.note(fmt::format("rank 0: {} work items, {} query rows, {} KV heads; memory {} "
+                               "({} per thread); predicted imbalance {:.1f}%",
+                               slice_.items.size(), slice_.rows.size(), slice_.groups.size(),
+                               format_bytes(mem.total()), format_bytes(mem.per_thread),
+                               100.0 * dec_->predicted_imbalance()));
 
 #if MINIATTN_HAVE_HDF5
     // Create the output file now, under a temporary name: an unwritable path fails before any
@@ -266,9 +273,11 @@ class Run {
     for (int64_t it = 0; it < total; ++it) {
       PhaseSeconds ph;
       comm_.barrier();
+      progress_.begin_run(it, total, deck_.run.warmup, slice_.items.size());
       const double t0 = wall_seconds();
       const double other = exec_->run(ph);
       const double seconds = comm_.max(wall_seconds() - t0);
+      progress_.end_run(seconds);
       if (it >= deck_.run.warmup) runs.push_back({seconds, ph, other});
     }
     // The run with the median time (the same run on every rank: the times are global).
@@ -432,7 +441,8 @@ class Run {
     s.output_file = deck_.output.file;
     s.git_hash = build::kGitHash;
     if (comm_.root()) {
-      fmt::print("{}{}\n", format_table(s), summary_line(s));
+      // --quiet: the one greppable line only.
+      fmt::print("{}{}\n", verbosity() == Verbosity::Quiet ? "" : format_table(s), summary_line(s));
       std::fflush(stdout);
     }
     all_or_none(comm_, [&] {
@@ -456,6 +466,7 @@ class Run {
   int threads_ = 1;
   std::unique_ptr<Decomposition> dec_;
   RankSlice slice_;
+  Progress progress_{comm_.root()};
   Buffer<float> q_, k_, v_, o_, lse_;
   std::unique_ptr<RankExecutor> exec_;
 #if MINIATTN_HAVE_HDF5
@@ -489,7 +500,7 @@ int run_app(int argc, char** argv) {
   std::string deck_path;
   std::vector<std::string> sets;
   std::string backend;
-  bool list_backends = false, print_deck = false, version = false;
+  bool list_backends = false, print_deck = false, version = false, quiet = false, verbose = false;
   app.add_option("deck", deck_path, "Input deck (TOML); see inputs/ and docs/")->type_name("DECK.toml");
   app.add_option("--set", sets, "Override a deck value, e.g. --set problem.seq_len=8192 (repeatable)")
       ->type_name("SECTION.KEY=VALUE")
@@ -500,6 +511,10 @@ int run_app(int argc, char** argv) {
   app.add_flag("--list-backends", list_backends, "List the backends built in and what this CPU runs");
   app.add_flag("--print-deck", print_deck, "Print the effective deck (defaults and overrides applied)");
   app.add_flag("--version", version, "Print the version and build facts");
+  auto* quiet_flag = app.add_flag("--quiet", quiet, "Print only the summary line and errors");
+  app.add_flag("--verbose", verbose,
+               "Progress on stderr even when it is not a terminal, and more detail")
+      ->excludes(quiet_flag);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -511,6 +526,7 @@ int run_app(int argc, char** argv) {
     return e.get_exit_code() == 0 ? 0 : static_cast<int>(ExitCode::BadInput);
   }
 
+  set_verbosity(quiet ? Verbosity::Quiet : verbose ? Verbosity::Verbose : Verbosity::Normal);
   if (version) {
     if (comm.root())
       fmt::print("miniattn {} (git {}, {}, {}, {})\n", build::kVersion, build::kGitHash,

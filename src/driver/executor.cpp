@@ -165,6 +165,7 @@ double CpuExecutor::compute(PhaseSeconds& phases) {
       reset_row_state(state, w.rows, d);
       backend_.attend(p_, q, kv, state, scratch, cyc);
       finalize_rows(state, w.rows, d, slice_.o + row * d, slice_.lse + row);
+      if (slice_.progress) slice_.progress->advance(1);
     }
     cycles[static_cast<std::size_t>(tid)] = cyc;
   }

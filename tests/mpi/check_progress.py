@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+"""Runs a miniattn command and checks what it prints where (--quiet, --verbose, progress).
+
+usage: check_progress.py MODE -- CMD...
+  verbose    stderr not a terminal: the --verbose note, one line per run and per tenth of the
+             items; the table on stdout
+  default    no terminal anywhere (a batch job, CI): no progress at all
+  quiet      --quiet: stdout is the one summary line, nothing else on stdout or stderr
+  tty        under a pseudo-terminal (an interactive mpirun): progress of this long run shows
+  tty-quiet  under a pseudo-terminal with --quiet: no progress
+Commands without a terminal run in a new session, so that no controlling terminal leaks in."""
+import os
+import pty
+import re
+import subprocess
+import sys
+
+PROGRESS = re.compile(r"\[miniattn\] (run|warmup) \d+/\d+: ")
+TENTHS = re.compile(r"\[miniattn\] run \d+/\d+: \d0% of rank 0's \d+ work items")
+SUMMARY = re.compile(r"^MINIATTN \| backend=")
+
+
+def run_plain(cmd):
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, start_new_session=True)
+    return p.returncode, p.stdout, p.stderr
+
+
+def run_tty(cmd):
+    """Runs cmd as the session leader of a new pseudo-terminal; returns everything it showed."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvp(cmd[0], cmd)
+    out = b""
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace").replace("\r\n", "\n")
+
+
+def main():
+    mode = sys.argv[1]
+    cmd = sys.argv[sys.argv.index("--") + 1:]
+    errors = []
+    if mode.startswith("tty"):
+        rc, shown = run_tty(cmd)
+        print(shown)
+        lines = re.split(r"[\r\n]", shown)
+        n = sum(bool(PROGRESS.search(l)) for l in lines)
+        if mode == "tty" and (n == 0 or not any(TENTHS.search(l) for l in lines)):
+            errors.append("no progress on the terminal for a run longer than a second")
+        if mode == "tty-quiet" and n:
+            errors.append(f"{n} progress lines with --quiet")
+    else:
+        rc, out, err = run_plain(cmd)
+        print(out)
+        print(err, file=sys.stderr)
+        n = sum(bool(PROGRESS.search(l)) for l in err.splitlines())
+        if mode == "verbose":
+            if not re.search(r"\[miniattn\] rank 0: \d+ work items, .* memory ", err):
+                errors.append("no --verbose note on stderr")
+            for label in ("warmup 1/1: ", "run 1/2: ", "run 2/2: "):
+                if f"[miniattn] {label}" not in err:
+                    errors.append(f"no progress line '{label}' on stderr")
+            if not any(TENTHS.search(l) for l in err.splitlines()):
+                errors.append("no per-tenth progress lines on stderr")
+            if "phase " not in out:
+                errors.append("no table on stdout")
+        elif mode == "default":
+            if n:
+                errors.append(f"{n} progress lines without a terminal")
+        elif mode == "quiet":
+            lines = out.splitlines()
+            if len(lines) != 1 or not SUMMARY.match(lines[0]):
+                errors.append(f"stdout is not the one summary line: {lines}")
+            if err.strip():
+                errors.append("stderr is not empty")
+        else:
+            sys.exit(f"unknown mode {mode}")
+    if rc != 0:
+        errors.append(f"exit code {rc}")
+    if errors:
+        sys.exit("FAIL: " + "; ".join(errors))
+    print(f"OK: {mode}")
+
+
+if __name__ == "__main__":
+    main()
