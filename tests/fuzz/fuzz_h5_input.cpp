@@ -26,16 +26,10 @@ namespace {
 std::string g_path;
 
 miniattn::Deck fuzz_deck() {
-  miniattn::Deck d;
-  d.problem.batch = 1;
-  d.problem.heads = 2;
-  d.problem.kv_heads = 1;
-  d.problem.seq_len = 4;
-  d.problem.kv_len = 5;
-  d.problem.head_dim = 16;
-  d.input.source = miniattn::InputSource::Hdf5;
-  d.input.file = g_path;
-  return d;
+  return miniattn::parse_deck(
+      "[problem]\nbatch = 1\nheads = 2\nkv_heads = 1\nseq_len = 4\nkv_len = 5\nhead_dim = 16\n"
+      "[input]\nsource = \"hdf5\"\n",
+      "fuzz_h5_input", {"input.file=" + g_path});
 }
 
 }  // namespace
@@ -56,7 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     if (size && std::fwrite(data, 1, size, f) != size) std::abort();
     std::fclose(f);
   }
-  const Deck deck = fuzz_deck();
+  static const Deck deck = fuzz_deck();
   // As the app does: first in a child process, which contains what HDF5 itself cannot
   // survive (a crash or a hang inside the library on a corrupt file); then, for files that
   // pass, the same check in this process (for coverage) and the readers, which must not fail
