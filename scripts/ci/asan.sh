@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stage asan: the unit tests (kernels, deck, memory estimate, HDF5 I/O) built with clang,
 # AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer (CMakePresets.json:
-# debug-asan, in build-asan/). Any sanitizer report fails its test. Arguments go to ctest.
+# debug-asan, in build-asan/), then one 2-rank run of the sanitized app. Any sanitizer report
+# fails. Arguments go to ctest.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -10,5 +11,15 @@ if [ -x /usr/lib/llvm-14/bin/llvm-symbolizer ]; then
 fi
 cmake --preset debug-asan >/dev/null
 cmake --build --preset debug-asan -j"$jobs" \
-  --target miniattn_kernel_tests miniattn_app_tests miniattn_io_tests
+  --target miniattn_kernel_tests miniattn_app_tests miniattn_io_tests miniattn
 ctest --preset debug-asan -j"$jobs" "$@"
+
+# The driver itself (setup, preflight, read, attention, verify, write, report, progress) under
+# the sanitizers: a GQA causal run on 2 ranks that writes its file and report.
+out=build-asan/asan_run
+mkdir -p "$out"
+OMP_NUM_THREADS=2 ./scripts/mpirun -np 2 build-asan/bin/miniattn tests/mpi/decks/faults.toml \
+  --verbose --set output.file=\"$out/run.h5\" --set output.report=\"$out/run.json\" >"$out/run.log" 2>&1 ||
+  { cat "$out/run.log"; echo "asan: the sanitized 2-rank run failed"; exit 1; }
+test -s "$out/run.h5" && test -s "$out/run.json"
+grep "^MINIATTN |" "$out/run.log"
