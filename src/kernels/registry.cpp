@@ -7,6 +7,9 @@
 
 #include "kernels/portable/portable_backend.hpp"
 #include "kernels/reference/reference_backend.hpp"
+#if defined(MINIATTN_HAVE_SVE)
+#include "kernels/sve/sve_backend.hpp"
+#endif
 #include "miniattn/cpu_features.hpp"
 #include "miniattn/error.hpp"
 
@@ -25,8 +28,24 @@ struct Entry {
 
 std::string always_supported() { return {}; }
 
+std::string sve_unsupported() {
+  const CpuFeatures& f = cpu_features();
+  if (f.arch != "aarch64") return "needs an aarch64 CPU with SVE (this is " + f.arch + ")";
+  if (!f.sve) return "this CPU has no SVE (HWCAP_SVE not set)";
+  return {};
+}
+
+#if defined(MINIATTN_HAVE_SVE)
+constexpr bool kSveBuilt = true;
+#else
+constexpr bool kSveBuilt = false;
+std::unique_ptr<Backend> make_sve_backend() { return nullptr; }  // never called: not compiled
+#endif
+
 const std::vector<Entry>& entries() {
   static const std::vector<Entry> list = {
+      {"sve", "-DMINIATTN_ENABLE_SVE=ON (aarch64 builds)", 35, kSveBuilt, sve_unsupported,
+       make_sve_backend, "Arm SVE (vector-length agnostic, tuned for A64FX): sdot Q.K^T, fexpa exp2, fmla/bfdot/udot P.V"},
       {"portable", "(always built)", 10, true, always_supported, make_portable_backend,
        "plain C++ int8 pipeline, no ISA flags"},
       {"reference", "(always built)", 0, true, always_supported, make_reference_backend,
