@@ -69,6 +69,26 @@ TEST(SveBackend, AutoPicksItOnlyWhereTheCpuHasSve) {
   }
 }
 
+// bf16 P.V runs on bfdot where the CPU has SVE BF16: that path packs V in key pairs next to
+// K, so the packed block grows; the widening path (A64FX) reads the bf16 V where it is.
+TEST(SveBackend, Bf16PvUsesBfdotWhereTheCpuHasIt) {
+  const BackendInfo info = sve_info();
+  if (!info.supported) GTEST_SKIP() << "sve: " << info.detail;
+  const char* want = std::getenv("MINIATTN_EXPECT_SVE_BF16");
+  if (!want || !*want) GTEST_SKIP() << "MINIATTN_EXPECT_SVE_BF16 not set";
+  EXPECT_EQ(cpu_features().sve_bf16, std::atoi(want) != 0) << cpu_features().summary();
+  const auto be = create_backend("sve");
+  const ProblemShape s{1, 1, 1, 8, 100, 64, false, 0.0};
+  const auto params = [&](PvPrecision pv) {
+    return make_attn_params(s, Variant::Fused, pv, Exp2Kind::Accurate, QkScales::PerToken, true,
+                            be->default_tiles(s.d, pv));
+  };
+  const std::size_t fp32 = be->packed_kv_bytes(params(PvPrecision::Fp32), s.lk);
+  const std::size_t bf16 = be->packed_kv_bytes(params(PvPrecision::Bf16), s.lk);
+  EXPECT_EQ(bf16 >= fp32 + static_cast<std::size_t>(s.lk * s.d * 2), cpu_features().sve_bf16)
+      << "packed bytes: fp32 " << fp32 << ", bf16 " << bf16;
+}
+
 // fexpa reproduces the fast form's table exactly, the integer fixed form is the same integer
 // arithmetic, and fexpa plus a cubic term stays inside the accurate form's 2-ulp bound, over the
 // whole domain the softmax uses (every 2^-14 of [-126, 0.5]) and the special values.
