@@ -33,6 +33,9 @@ aarch64-linux-gnu-objdump -d --no-show-raw-insn -C "$tests" | awk '
     if (n == 0) { print "no SVE code found: is the sve backend built?"; bad++ }
     exit bad > 0 }'
 
+echo "--- shell syntax of the Fugaku kit (scripts/fugaku; it runs only on Fugaku)"
+for f in scripts/fugaku/*.sh; do bash -n "$f"; done
+
 passed=0 skipped=0
 run() {  # QEMU_CPU, expected SVE bits, expected SVE BF16, gtest filter
   echo "--- QEMU_CPU=$1"

@@ -23,12 +23,12 @@ using Int = std::integral_constant<int, N>;
 
 inline int64_t lanes() { return static_cast<int64_t>(svcntw()); }
 
-// Calls f(r0, Int<R>) over rows [0, rows) in blocks of 6, then 4, 2, 1.
-template <class F>
+// Calls f(r0, Int<R>) over rows [0, rows) in blocks of Max (6 or 4), then 4, 2, 1.
+template <int Max = 6, class F>
 inline void row_blocks(int rows, F&& f) {
   int r = 0;
-  for (; r + 6 <= rows; r += 6) f(r, Int<6>{});
-  if (rows - r >= 4) f(r, Int<4>{}), r += 4;
+  for (; r + Max <= rows; r += Max) f(r, Int<Max>{});
+  if (Max > 4 && rows - r >= 4) f(r, Int<4>{}), r += 4;
   if (rows - r >= 2) f(r, Int<2>{}), r += 2;
   if (rows - r >= 1) f(r, Int<1>{});
 }
@@ -136,23 +136,22 @@ struct AccMode {
   bool zero = false;             // acc is output only
 };
 
+// Initial accumulator of row r at a: 0, or acc (times alpha[r]). By value, not through a
+// lambda capturing the accumulators: that makes GCC keep them in memory.
+inline svfloat32_t acc_init(svbool_t pg, const float* a, const AccMode& m, int r) {
+  if (m.zero) return svdup_n_f32(0.0f);
+  const svfloat32_t v = svld1_f32(pg, a);
+  return m.alpha ? svmul_n_f32_x(pg, v, m.alpha[r]) : v;
+}
+
 template <int NV>
 inline void acc_load(float* a, int64_t x0, int d, const AccMode& m, int r, svfloat32_t& a0,
                      svfloat32_t& a1, svfloat32_t& a2, svfloat32_t& a3) {
   const int64_t w = lanes();
-  auto one = [&](int j, svfloat32_t& v) {
-    const svbool_t pg = svwhilelt_b32_s64(x0 + j * w, d);
-    if (m.zero) {
-      v = svdup_n_f32(0.0f);
-      return;
-    }
-    v = svld1_f32(pg, a + j * w);
-    if (m.alpha) v = svmul_n_f32_x(pg, v, m.alpha[r]);
-  };
-  one(0, a0);
-  if constexpr (NV > 1) one(1, a1);
-  if constexpr (NV > 2) one(2, a2);
-  if constexpr (NV > 3) one(3, a3);
+  a0 = acc_init(svwhilelt_b32_s64(x0, d), a, m, r);
+  if constexpr (NV > 1) a1 = acc_init(svwhilelt_b32_s64(x0 + w, d), a + w, m, r);
+  if constexpr (NV > 2) a2 = acc_init(svwhilelt_b32_s64(x0 + 2 * w, d), a + 2 * w, m, r);
+  if constexpr (NV > 3) a3 = acc_init(svwhilelt_b32_s64(x0 + 3 * w, d), a + 3 * w, m, r);
 }
 
 template <int NV>
@@ -198,6 +197,8 @@ void pv_block_f32(const float* p, int64_t ldp, const VT* v, int d, int x0, int n
     const svfloat32_t v1 = NV > 1 ? load_v(p1, vr + w) : v0;
     const svfloat32_t v2 = NV > 2 ? load_v(p2, vr + 2 * w) : v0;
     const svfloat32_t v3 = NV > 3 ? load_v(p3, vr + 3 * w) : v0;
+    // GCC 12 broadcasts row 0 with ld1rw and the others with ldr + dup (ld1rw has no register
+    // offset form): 3 dup next to 16 fmla on the FP pipes (docs/a64fx.md).
     const float* pc = p + c;
     fmla_row<NV>(c00, c01, c02, c03, pc[0], v0, v1, v2, v3);
     if constexpr (R > 1) fmla_row<NV>(c10, c11, c12, c13, pc[ldp], v0, v1, v2, v3);
@@ -221,7 +222,9 @@ void pv_rows_f32(const float* p, int64_t ldp, const VT* v, int d, int rows, cons
                  int nc_all, float* acc, const AccMode& mode) {
   const int64_t w = lanes();
   const int nvec = static_cast<int>((d + w - 1) / w);
-  row_blocks(rows, [&](int r0, auto rb) {
+  // 4 rows x 4 vectors (the seeds' fp32 4x4): 16 accumulators, 4 V, 4 broadcasts. With 6 rows
+  // the 34 live vectors exceed the 32 registers and GCC spills accumulators in the key loop.
+  row_blocks<4>(rows, [&](int r0, auto rb) {
     constexpr int R = decltype(rb)::value;
     int n = nc_all;
     if (nc)  // the block's longest row: P is 0 past a row's own count
@@ -256,23 +259,25 @@ struct Int8Epilogue {
   const float* v_scale;   // per column
 };
 
+// acc (= acc * alpha[r]) += float(s - 128 psum[r]) * beta[r] * v_scale over one column vector.
+inline void u8_store_one(float* a, const float* vs, svbool_t pg, const AccMode& m,
+                         const Int8Epilogue& e, int r, svuint32_t s) {
+  const svint32_t pv = svsub_n_s32_x(pg, svreinterpret_s32_u32(s), 128 * e.psum[r]);
+  const svfloat32_t bs = svmul_n_f32_x(pg, svld1_f32(pg, vs), e.beta[r]);
+  svfloat32_t o = svld1_f32(pg, a);
+  if (m.alpha) o = svmul_n_f32_x(pg, o, m.alpha[r]);
+  svst1_f32(pg, a, svmla_f32_x(pg, o, svcvt_f32_s32_x(pg, pv), bs));
+}
+
 template <int NV>
 inline void u8_store(float* a, int64_t x0, int d, const AccMode& m, const Int8Epilogue& e, int r,
                      svuint32_t s0, svuint32_t s1, svuint32_t s2, svuint32_t s3) {
   const int64_t w = lanes();
-  const int32_t corr = 128 * e.psum[r];
-  auto one = [&](int j, svuint32_t s) {
-    const svbool_t pg = svwhilelt_b32_s64(x0 + j * w, d);
-    const svint32_t pv = svsub_n_s32_x(pg, svreinterpret_s32_u32(s), corr);
-    const svfloat32_t bs = svmul_n_f32_x(pg, svld1_f32(pg, e.v_scale + x0 + j * w), e.beta[r]);
-    svfloat32_t o = svld1_f32(pg, a + j * w);
-    if (m.alpha) o = svmul_n_f32_x(pg, o, m.alpha[r]);
-    svst1_f32(pg, a + j * w, svmla_f32_x(pg, o, svcvt_f32_s32_x(pg, pv), bs));
-  };
-  one(0, s0);
-  if constexpr (NV > 1) one(1, s1);
-  if constexpr (NV > 2) one(2, s2);
-  if constexpr (NV > 3) one(3, s3);
+  const float* vs = e.v_scale + x0;
+  u8_store_one(a, vs, svwhilelt_b32_s64(x0, d), m, e, r, s0);
+  if constexpr (NV > 1) u8_store_one(a + w, vs + w, svwhilelt_b32_s64(x0 + w, d), m, e, r, s1);
+  if constexpr (NV > 2) u8_store_one(a + 2 * w, vs + 2 * w, svwhilelt_b32_s64(x0 + 2 * w, d), m, e, r, s2);
+  if constexpr (NV > 3) u8_store_one(a + 3 * w, vs + 3 * w, svwhilelt_b32_s64(x0 + 3 * w, d), m, e, r, s3);
 }
 
 template <int R, int NV>
