@@ -28,7 +28,7 @@ aarch64-linux-gnu-objdump -d --no-show-raw-insn -C "$tests" | awk '
   /\tbf(dot|mmla|cvt|cvtnt|mlal[bt])(\t|$)/ { bf[fn] = 1 }
   END {
     for (f in sve) { n++; if (f !~ /sve/) { print "SVE code outside the sve backend: " f; bad++ } }
-    for (f in bf) { m++; if (f !~ /bf16|bfdot/) { print "BF16 code outside the bfdot kernels: " f; bad++ } }
+    for (f in bf) { m++; if (tolower(f) !~ /bf16|bfdot/) { print "BF16 code outside the bfdot kernels: " f; bad++ } }
     printf "%d functions with SVE code (%d with BF16), %d elsewhere\n", n, m, bad
     if (n == 0) { print "no SVE code found: is the sve backend built?"; bad++ }
     exit bad > 0 }'

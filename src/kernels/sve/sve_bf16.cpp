@@ -17,77 +17,35 @@ bool bf16_kernels_built() { return true; }
 
 namespace {
 
-inline svbfloat16_t pair_of(const uint16_t* p) {  // (P[c], P[c+1]) in every 32-bit lane
-  return svreinterpret_bf16_u32(svdup_n_u32(load_u32(p)));
-}
-
-template <int NV>
-inline void bfdot_row(svfloat32_t& a0, svfloat32_t& a1, svfloat32_t& a2, svfloat32_t& a3,
-                      const uint16_t* p, svbfloat16_t v0, svbfloat16_t v1, svbfloat16_t v2,
-                      svbfloat16_t v3) {
-  const svbfloat16_t pb = pair_of(p);
-  a0 = svbfdot_f32(a0, v0, pb);
-  if constexpr (NV > 1) a1 = svbfdot_f32(a1, v1, pb);
-  if constexpr (NV > 2) a2 = svbfdot_f32(a2, v2, pb);
-  if constexpr (NV > 3) a3 = svbfdot_f32(a3, v3, pb);
-}
-
-template <int R, int NV>
-void pv_block_bf16(const uint16_t* p, int64_t ldp, const uint16_t* vp, int d, int x0, int pairs,
-                   float* acc, const AccMode& mode) {
-  const int64_t w = lanes();
-  // Halfword lanes of column vector j: 2 per column, valid while the column is < d.
-  const svbool_t h0 = svwhilelt_b16_s64(0, 2 * (d - x0)), h1 = svwhilelt_b16_s64(0, 2 * (d - x0 - w));
-  const svbool_t h2 = svwhilelt_b16_s64(0, 2 * (d - x0 - 2 * w));
-  const svbool_t h3 = svwhilelt_b16_s64(0, 2 * (d - x0 - 3 * w));
-  const svfloat32_t z = svdup_n_f32(0.0f);
-  svfloat32_t c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
-  svfloat32_t c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
-  svfloat32_t c40 = z, c41 = z, c42 = z, c43 = z, c50 = z, c51 = z, c52 = z, c53 = z;
-  float* a = acc + x0;
-  acc_load<NV>(a, x0, d, mode, 0, c00, c01, c02, c03);
-  if constexpr (R > 1) acc_load<NV>(a + d, x0, d, mode, 1, c10, c11, c12, c13);
-  if constexpr (R > 2) acc_load<NV>(a + 2 * d, x0, d, mode, 2, c20, c21, c22, c23);
-  if constexpr (R > 3) acc_load<NV>(a + 3 * d, x0, d, mode, 3, c30, c31, c32, c33);
-  if constexpr (R > 4) acc_load<NV>(a + 4 * d, x0, d, mode, 4, c40, c41, c42, c43);
-  if constexpr (R > 5) acc_load<NV>(a + 5 * d, x0, d, mode, 5, c50, c51, c52, c53);
-  for (int i = 0; i < pairs; ++i) {
-    const bfloat16_t* vr = reinterpret_cast<const bfloat16_t*>(vp + (static_cast<int64_t>(i) * d + x0) * 2);
-    const svbfloat16_t v0 = svld1_bf16(h0, vr);
-    const svbfloat16_t v1 = NV > 1 ? svld1_bf16(h1, vr + 2 * w) : v0;
-    const svbfloat16_t v2 = NV > 2 ? svld1_bf16(h2, vr + 4 * w) : v0;
-    const svbfloat16_t v3 = NV > 3 ? svld1_bf16(h3, vr + 6 * w) : v0;
-    const uint16_t* pp = p + 2 * i;
-    bfdot_row<NV>(c00, c01, c02, c03, pp, v0, v1, v2, v3);
-    if constexpr (R > 1) bfdot_row<NV>(c10, c11, c12, c13, pp + ldp, v0, v1, v2, v3);
-    if constexpr (R > 2) bfdot_row<NV>(c20, c21, c22, c23, pp + 2 * ldp, v0, v1, v2, v3);
-    if constexpr (R > 3) bfdot_row<NV>(c30, c31, c32, c33, pp + 3 * ldp, v0, v1, v2, v3);
-    if constexpr (R > 4) bfdot_row<NV>(c40, c41, c42, c43, pp + 4 * ldp, v0, v1, v2, v3);
-    if constexpr (R > 5) bfdot_row<NV>(c50, c51, c52, c53, pp + 5 * ldp, v0, v1, v2, v3);
+// The bfdot step: one key pair per step, P a bf16 pair per row (broadcast as one 32-bit word),
+// V packed in pairs: pair i, column x: V[2i][x], V[2i+1][x] at vp + (i * d + x) * 2.
+struct BfdotStep {
+  using PType = uint16_t;
+  using VType = uint16_t;
+  static constexpr int kKeys = 2;
+  static svbool_t pred(int64_t col, int d) {  // 2 halfword lanes per column, columns < d
+    return svwhilelt_b16_s64(0, 2 * (d - col));
   }
-  acc_store<NV>(a, x0, d, c00, c01, c02, c03);
-  if constexpr (R > 1) acc_store<NV>(a + d, x0, d, c10, c11, c12, c13);
-  if constexpr (R > 2) acc_store<NV>(a + 2 * d, x0, d, c20, c21, c22, c23);
-  if constexpr (R > 3) acc_store<NV>(a + 3 * d, x0, d, c30, c31, c32, c33);
-  if constexpr (R > 4) acc_store<NV>(a + 4 * d, x0, d, c40, c41, c42, c43);
-  if constexpr (R > 5) acc_store<NV>(a + 5 * d, x0, d, c50, c51, c52, c53);
-}
+  static svbfloat16_t load(svbool_t pg, const uint16_t* vp, int pair, int d, int64_t col) {
+    return svld1_bf16(pg, reinterpret_cast<const bfloat16_t*>(vp + (static_cast<int64_t>(pair) * d + col) * 2));
+  }
+  template <int NV>
+  static void row(svfloat32_t& a0, svfloat32_t& a1, svfloat32_t& a2, svfloat32_t& a3,
+                  const uint16_t* p, svbfloat16_t v0, svbfloat16_t v1, svbfloat16_t v2,
+                  svbfloat16_t v3) {
+    const svbfloat16_t pb = svreinterpret_bf16_u32(svdup_n_u32(load_u32(p)));
+    a0 = svbfdot_f32(a0, v0, pb);
+    if constexpr (NV > 1) a1 = svbfdot_f32(a1, v1, pb);
+    if constexpr (NV > 2) a2 = svbfdot_f32(a2, v2, pb);
+    if constexpr (NV > 3) a3 = svbfdot_f32(a3, v3, pb);
+  }
+};
 
 }  // namespace
 
 void pv_rows_bf16(const uint16_t* p, int64_t ldp, const uint16_t* vp, int d, int rows, int pairs,
                   float* acc, const AccMode& mode) {
-  const int64_t w = lanes();
-  const int nvec = static_cast<int>((d + w - 1) / w);
-  row_blocks(rows, [&](int r0, auto rb) {
-    AccMode m = mode;
-    if (m.alpha) m.alpha += r0;
-    vector_blocks(nvec, [&](int j0, auto nb) {
-      pv_block_bf16<decltype(rb)::value, decltype(nb)::value>(
-          p + r0 * ldp, ldp, vp, d, static_cast<int>(j0 * w), pairs,
-          acc + static_cast<int64_t>(r0) * d, m);
-    });
-  });
+  pv_rows<6, BfdotStep>(p, ldp, vp, d, rows, nullptr, pairs, acc, mode);
 }
 
 double bfdot_peak(double seconds) {

@@ -164,22 +164,37 @@ inline void acc_store(float* a, int64_t x0, int d, svfloat32_t a0, svfloat32_t a
   if constexpr (NV > 3) svst1_f32(svwhilelt_b32_s64(x0 + 3 * w, d), a + 3 * w, a3);
 }
 
-template <int NV>
-inline void fmla_row(svfloat32_t& a0, svfloat32_t& a1, svfloat32_t& a2, svfloat32_t& a3, float p,
-                     svfloat32_t v0, svfloat32_t v1, svfloat32_t v2, svfloat32_t v3) {
-  const svbool_t all = svptrue_b32();
-  a0 = svmla_n_f32_x(all, a0, v0, p);  // p broadcast from memory: ld1rw
-  if constexpr (NV > 1) a1 = svmla_n_f32_x(all, a1, v1, p);
-  if constexpr (NV > 2) a2 = svmla_n_f32_x(all, a2, v2, p);
-  if constexpr (NV > 3) a3 = svmla_n_f32_x(all, a3, v3, p);
-}
+// The fmla step: one key per step, P a float per row (broadcast), V a row of float or of bf16
+// widened on the fly.
+template <class VT>
+struct FmlaStep {
+  using PType = float;
+  using VType = VT;
+  static constexpr int kKeys = 1;
+  static svbool_t pred(int64_t col, int d) { return svwhilelt_b32_s64(col, d); }
+  static svfloat32_t load(svbool_t pg, const VT* v, int key, int d, int64_t col) {
+    return load_v(pg, v + static_cast<int64_t>(key) * d + col);
+  }
+  template <int NV>
+  static void row(svfloat32_t& a0, svfloat32_t& a1, svfloat32_t& a2, svfloat32_t& a3,
+                  const float* p, svfloat32_t v0, svfloat32_t v1, svfloat32_t v2, svfloat32_t v3) {
+    const svbool_t all = svptrue_b32();
+    const float pc = *p;  // GCC: ld1rw for the first row, ldr + dup for the others
+    a0 = svmla_n_f32_x(all, a0, v0, pc);
+    if constexpr (NV > 1) a1 = svmla_n_f32_x(all, a1, v1, pc);
+    if constexpr (NV > 2) a2 = svmla_n_f32_x(all, a2, v2, pc);
+    if constexpr (NV > 3) a3 = svmla_n_f32_x(all, a3, v3, pc);
+  }
+};
 
-template <int R, int NV, class VT>
-void pv_block_f32(const float* p, int64_t ldp, const VT* v, int d, int x0, int nc, float* acc,
-                  const AccMode& mode) {
+// acc[r][x0 + ...] (= acc * alpha) += sum over `steps` steps of Step's row update: R rows x NV
+// column vectors, the accumulators in registers for the whole loop.
+template <int R, int NV, class Step>
+void pv_block(const typename Step::PType* p, int64_t ldp, const typename Step::VType* v, int d,
+              int x0, int steps, float* acc, const AccMode& mode) {
   const int64_t w = lanes();
-  const svbool_t p0 = svwhilelt_b32_s64(x0, d), p1 = svwhilelt_b32_s64(x0 + w, d);
-  const svbool_t p2 = svwhilelt_b32_s64(x0 + 2 * w, d), p3 = svwhilelt_b32_s64(x0 + 3 * w, d);
+  const svbool_t p0 = Step::pred(x0, d), p1 = Step::pred(x0 + w, d);
+  const svbool_t p2 = Step::pred(x0 + 2 * w, d), p3 = Step::pred(x0 + 3 * w, d);
   const svfloat32_t z = svdup_n_f32(0.0f);  // unused blocks: optimised away
   svfloat32_t c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
   svfloat32_t c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
@@ -191,21 +206,18 @@ void pv_block_f32(const float* p, int64_t ldp, const VT* v, int d, int x0, int n
   if constexpr (R > 3) acc_load<NV>(a + 3 * d, x0, d, mode, 3, c30, c31, c32, c33);
   if constexpr (R > 4) acc_load<NV>(a + 4 * d, x0, d, mode, 4, c40, c41, c42, c43);
   if constexpr (R > 5) acc_load<NV>(a + 5 * d, x0, d, mode, 5, c50, c51, c52, c53);
-  for (int c = 0; c < nc; ++c) {
-    const VT* vr = v + static_cast<int64_t>(c) * d + x0;
-    const svfloat32_t v0 = load_v(p0, vr);
-    const svfloat32_t v1 = NV > 1 ? load_v(p1, vr + w) : v0;
-    const svfloat32_t v2 = NV > 2 ? load_v(p2, vr + 2 * w) : v0;
-    const svfloat32_t v3 = NV > 3 ? load_v(p3, vr + 3 * w) : v0;
-    // GCC 12 broadcasts row 0 with ld1rw and the others with ldr + dup (ld1rw has no register
-    // offset form): 3 dup next to 16 fmla on the FP pipes (docs/a64fx.md).
-    const float* pc = p + c;
-    fmla_row<NV>(c00, c01, c02, c03, pc[0], v0, v1, v2, v3);
-    if constexpr (R > 1) fmla_row<NV>(c10, c11, c12, c13, pc[ldp], v0, v1, v2, v3);
-    if constexpr (R > 2) fmla_row<NV>(c20, c21, c22, c23, pc[2 * ldp], v0, v1, v2, v3);
-    if constexpr (R > 3) fmla_row<NV>(c30, c31, c32, c33, pc[3 * ldp], v0, v1, v2, v3);
-    if constexpr (R > 4) fmla_row<NV>(c40, c41, c42, c43, pc[4 * ldp], v0, v1, v2, v3);
-    if constexpr (R > 5) fmla_row<NV>(c50, c51, c52, c53, pc[5 * ldp], v0, v1, v2, v3);
+  for (int i = 0; i < steps; ++i) {
+    const auto v0 = Step::load(p0, v, i, d, x0);
+    const auto v1 = NV > 1 ? Step::load(p1, v, i, d, x0 + w) : v0;
+    const auto v2 = NV > 2 ? Step::load(p2, v, i, d, x0 + 2 * w) : v0;
+    const auto v3 = NV > 3 ? Step::load(p3, v, i, d, x0 + 3 * w) : v0;
+    const typename Step::PType* pi = p + Step::kKeys * i;
+    Step::template row<NV>(c00, c01, c02, c03, pi, v0, v1, v2, v3);
+    if constexpr (R > 1) Step::template row<NV>(c10, c11, c12, c13, pi + ldp, v0, v1, v2, v3);
+    if constexpr (R > 2) Step::template row<NV>(c20, c21, c22, c23, pi + 2 * ldp, v0, v1, v2, v3);
+    if constexpr (R > 3) Step::template row<NV>(c30, c31, c32, c33, pi + 3 * ldp, v0, v1, v2, v3);
+    if constexpr (R > 4) Step::template row<NV>(c40, c41, c42, c43, pi + 4 * ldp, v0, v1, v2, v3);
+    if constexpr (R > 5) Step::template row<NV>(c50, c51, c52, c53, pi + 5 * ldp, v0, v1, v2, v3);
   }
   acc_store<NV>(a, x0, d, c00, c01, c02, c03);
   if constexpr (R > 1) acc_store<NV>(a + d, x0, d, c10, c11, c12, c13);
@@ -215,27 +227,35 @@ void pv_block_f32(const float* p, int64_t ldp, const VT* v, int d, int x0, int n
   if constexpr (R > 5) acc_store<NV>(a + 5 * d, x0, d, c50, c51, c52, c53);
 }
 
-// acc[r] (= acc * alpha) += P[r][0, nc[r]) . V for every row: keys per row (causal tiles), or
-// nc_all for every row when nc is null.
-template <class VT>
-void pv_rows_f32(const float* p, int64_t ldp, const VT* v, int d, int rows, const int* nc,
-                 int nc_all, float* acc, const AccMode& mode) {
+// acc[r] (= acc * alpha) += P . V for every row, in blocks of MaxR rows: steps per row (nc,
+// causal tiles: a block runs to its longest row, P is 0 past a row's own count), or n_all
+// for every row when nc is null.
+template <int MaxR, class Step>
+void pv_rows(const typename Step::PType* p, int64_t ldp, const typename Step::VType* v, int d,
+             int rows, const int* nc, int n_all, float* acc, const AccMode& mode) {
   const int64_t w = lanes();
   const int nvec = static_cast<int>((d + w - 1) / w);
-  // 4 rows x 4 vectors (the seeds' fp32 4x4): 16 accumulators, 4 V, 4 broadcasts. With 6 rows
-  // the 34 live vectors exceed the 32 registers and GCC spills accumulators in the key loop.
-  row_blocks<4>(rows, [&](int r0, auto rb) {
+  row_blocks<MaxR>(rows, [&](int r0, auto rb) {
     constexpr int R = decltype(rb)::value;
-    int n = nc_all;
-    if (nc)  // the block's longest row: P is 0 past a row's own count
+    int n = n_all;
+    if (nc)
       for (int r = r0; r < r0 + R; ++r) n = nc[r] > n ? nc[r] : n;
     AccMode m = mode;
     if (m.alpha) m.alpha += r0;
     vector_blocks(nvec, [&](int j0, auto nb) {
-      pv_block_f32<R, decltype(nb)::value>(p + r0 * ldp, ldp, v, d, static_cast<int>(j0 * w), n,
-                                           acc + static_cast<int64_t>(r0) * d, m);
+      pv_block<R, decltype(nb)::value, Step>(p + r0 * ldp, ldp, v, d, static_cast<int>(j0 * w), n,
+                                             acc + static_cast<int64_t>(r0) * d, m);
     });
   });
+}
+
+// fp32 P.V with fmla in 4 rows x 4 vectors (the seeds' fp32 4x4): 16 accumulators, 4 V, 4
+// broadcasts. With 6 rows the 34 live vectors exceed the 32 registers and GCC spills
+// accumulators in the key loop.
+template <class VT>
+void pv_rows_f32(const float* p, int64_t ldp, const VT* v, int d, int rows, const int* nc,
+                 int n_all, float* acc, const AccMode& mode) {
+  pv_rows<4, FmlaStep<VT>>(p, ldp, v, d, rows, nc, n_all, acc, mode);
 }
 
 // ---------------------------------------------------------------------------------------------
