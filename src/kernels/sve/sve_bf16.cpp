@@ -53,25 +53,13 @@ double bfdot_peak(double seconds) {
   volatile float sink = 0.0f;
   const svbfloat16_t x = svld1_bf16(svptrue_b16(), reinterpret_cast<const bfloat16_t*>(src));
   const svbfloat16_t y = svld1_bf16(svptrue_b16(), reinterpret_cast<const bfloat16_t*>(src + 2));
-  const double ops = 16.0 * kPeakIters * 4.0 * static_cast<double>(lanes());  // 2 MACs a lane
+  const double ops = kPeakInstructions * 4.0 * static_cast<double>(lanes());  // 2 MACs a lane
   return ops_per_second(seconds, ops, [&] {
-    const svfloat32_t z = svdup_n_f32(0.0f);
-    svfloat32_t a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z;
-    svfloat32_t a8 = z, a9 = z, a10 = z, a11 = z, a12 = z, a13 = z, a14 = z, a15 = z;
-    for (int i = 0; i < kPeakIters; ++i) {
-      a0 = svbfdot_f32(a0, x, y), a1 = svbfdot_f32(a1, x, y), a2 = svbfdot_f32(a2, x, y);
-      a3 = svbfdot_f32(a3, x, y), a4 = svbfdot_f32(a4, x, y), a5 = svbfdot_f32(a5, x, y);
-      a6 = svbfdot_f32(a6, x, y), a7 = svbfdot_f32(a7, x, y), a8 = svbfdot_f32(a8, x, y);
-      a9 = svbfdot_f32(a9, x, y), a10 = svbfdot_f32(a10, x, y), a11 = svbfdot_f32(a11, x, y);
-      a12 = svbfdot_f32(a12, x, y), a13 = svbfdot_f32(a13, x, y), a14 = svbfdot_f32(a14, x, y);
-      a15 = svbfdot_f32(a15, x, y);
-    }
-    const svbool_t all = svptrue_b32();
-    svfloat32_t s = svadd_f32_x(all, svadd_f32_x(all, a0, a1), svadd_f32_x(all, a2, a3));
-    s = svadd_f32_x(all, s, svadd_f32_x(all, svadd_f32_x(all, a4, a5), svadd_f32_x(all, a6, a7)));
-    s = svadd_f32_x(all, s, svadd_f32_x(all, svadd_f32_x(all, a8, a9), svadd_f32_x(all, a10, a11)));
-    s = svadd_f32_x(all, s, svadd_f32_x(all, svadd_f32_x(all, a12, a13), svadd_f32_x(all, a14, a15)));
-    sink = sink + svaddv_f32(all, s);
+    const svfloat32_t s = peak_chains(
+        svdup_n_f32(0.0f), x, y,
+        [](svfloat32_t a, svbfloat16_t u, svbfloat16_t v) { return svbfdot_f32(a, u, v); },
+        [](svfloat32_t a, svfloat32_t b) { return svadd_f32_x(svptrue_b32(), a, b); });
+    sink = sink + svaddv_f32(svptrue_b32(), s);
   });
 }
 

@@ -20,52 +20,26 @@ double sdot_peak(double seconds) {
   volatile int32_t sink = 0;
   const svint8_t x = svld1_s8(svptrue_b8(), src);
   const svint8_t y = svld1_s8(svptrue_b8(), src + 4);
-  const double ops = 16.0 * kPeakIters * 8.0 * static_cast<double>(lanes());  // 4 MACs a lane
+  const double ops = kPeakInstructions * 8.0 * static_cast<double>(lanes());  // 4 MACs a lane
   return ops_per_second(seconds, ops, [&] {
-    const svint32_t z = svdup_n_s32(0);
-    svint32_t a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z;
-    svint32_t a8 = z, a9 = z, a10 = z, a11 = z, a12 = z, a13 = z, a14 = z, a15 = z;
-    for (int i = 0; i < kPeakIters; ++i) {
-      a0 = svdot_s32(a0, x, y), a1 = svdot_s32(a1, x, y), a2 = svdot_s32(a2, x, y);
-      a3 = svdot_s32(a3, x, y), a4 = svdot_s32(a4, x, y), a5 = svdot_s32(a5, x, y);
-      a6 = svdot_s32(a6, x, y), a7 = svdot_s32(a7, x, y), a8 = svdot_s32(a8, x, y);
-      a9 = svdot_s32(a9, x, y), a10 = svdot_s32(a10, x, y), a11 = svdot_s32(a11, x, y);
-      a12 = svdot_s32(a12, x, y), a13 = svdot_s32(a13, x, y), a14 = svdot_s32(a14, x, y);
-      a15 = svdot_s32(a15, x, y);
-    }
-    const svbool_t all = svptrue_b32();
-    svint32_t s = svadd_s32_x(all, svadd_s32_x(all, a0, a1), svadd_s32_x(all, a2, a3));
-    s = svadd_s32_x(all, s, svadd_s32_x(all, svadd_s32_x(all, a4, a5), svadd_s32_x(all, a6, a7)));
-    s = svadd_s32_x(all, s, svadd_s32_x(all, svadd_s32_x(all, a8, a9), svadd_s32_x(all, a10, a11)));
-    s = svadd_s32_x(all, s, svadd_s32_x(all, svadd_s32_x(all, a12, a13), svadd_s32_x(all, a14, a15)));
-    sink = sink + static_cast<int32_t>(svaddv_s32(all, s));
+    const svint32_t s = peak_chains(
+        svdup_n_s32(0), x, y,
+        [](svint32_t a, svint8_t u, svint8_t v) { return svdot_s32(a, u, v); },
+        [](svint32_t a, svint32_t b) { return svadd_s32_x(svptrue_b32(), a, b); });
+    sink = sink + static_cast<int32_t>(svaddv_s32(svptrue_b32(), s));
   });
 }
 
 double fmla_peak(double seconds) {
   volatile float sink = 0.0f;
   const svfloat32_t x = svdup_n_f32(1.0f + 1.0f / 1024), y = svdup_n_f32(0.999f);
-  const double ops = 16.0 * kPeakIters * 2.0 * static_cast<double>(lanes());
+  const double ops = kPeakInstructions * 2.0 * static_cast<double>(lanes());
   return ops_per_second(seconds, ops, [&] {
-    const svbool_t all = svptrue_b32();
-    const svfloat32_t z = svdup_n_f32(0.0f);
-    svfloat32_t a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z;
-    svfloat32_t a8 = z, a9 = z, a10 = z, a11 = z, a12 = z, a13 = z, a14 = z, a15 = z;
-    for (int i = 0; i < kPeakIters; ++i) {
-      a0 = svmla_f32_x(all, a0, x, y), a1 = svmla_f32_x(all, a1, x, y);
-      a2 = svmla_f32_x(all, a2, x, y), a3 = svmla_f32_x(all, a3, x, y);
-      a4 = svmla_f32_x(all, a4, x, y), a5 = svmla_f32_x(all, a5, x, y);
-      a6 = svmla_f32_x(all, a6, x, y), a7 = svmla_f32_x(all, a7, x, y);
-      a8 = svmla_f32_x(all, a8, x, y), a9 = svmla_f32_x(all, a9, x, y);
-      a10 = svmla_f32_x(all, a10, x, y), a11 = svmla_f32_x(all, a11, x, y);
-      a12 = svmla_f32_x(all, a12, x, y), a13 = svmla_f32_x(all, a13, x, y);
-      a14 = svmla_f32_x(all, a14, x, y), a15 = svmla_f32_x(all, a15, x, y);
-    }
-    svfloat32_t s = svadd_f32_x(all, svadd_f32_x(all, a0, a1), svadd_f32_x(all, a2, a3));
-    s = svadd_f32_x(all, s, svadd_f32_x(all, svadd_f32_x(all, a4, a5), svadd_f32_x(all, a6, a7)));
-    s = svadd_f32_x(all, s, svadd_f32_x(all, svadd_f32_x(all, a8, a9), svadd_f32_x(all, a10, a11)));
-    s = svadd_f32_x(all, s, svadd_f32_x(all, svadd_f32_x(all, a12, a13), svadd_f32_x(all, a14, a15)));
-    sink = sink + svaddv_f32(all, s);
+    const svfloat32_t s = peak_chains(
+        svdup_n_f32(0.0f), x, y,
+        [](svfloat32_t a, svfloat32_t u, svfloat32_t v) { return svmla_f32_x(svptrue_b32(), a, u, v); },
+        [](svfloat32_t a, svfloat32_t b) { return svadd_f32_x(svptrue_b32(), a, b); });
+    sink = sink + svaddv_f32(svptrue_b32(), s);
   });
 }
 
