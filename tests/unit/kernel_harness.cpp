@@ -192,7 +192,7 @@ std::vector<int32_t> tile_scores(const Backend& be, const Problem& pr, int64_t b
   const std::vector<std::byte> keep = pack(be, p, kv);
   AlignedBytes scratch(be.scratch_bytes(p, p.lk));
   std::vector<int32_t> s(static_cast<std::size_t>(rows) * p.lk, 0);
-  if (!be.qk_scores(p, tile_of(pr, z, b, h, row0, rows), kv, p.lk, s.data(), p.lk, scratch.data()))
+  if (!be.qk_scores(p, tile_of(pr, z, b, h, row0, rows), kv, 0, p.lk, s.data(), p.lk, scratch.data()))
     s.clear();
   return s;
 }

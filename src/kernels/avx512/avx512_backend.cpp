@@ -155,7 +155,7 @@ inline void qk_keys(const uint8_t* qp, const int8_t* k, int d, const int32_t* co
     for (int n = 0; n < N; ++n) {
       const __m512i kb = _mm512_set1_epi32(static_cast<int>(load_u32(k + static_cast<int64_t>(n) * d + 4 * g)));
 #pragma GCC unroll 4
-      for (int m = 0; m < M; ++m) acc[m][n] = _mm512_dpbusd_epi32(acc[m][n], qv[m], kb);
+      for (int m = 0; m < M; ++m) acc[m][n] = avx512::dpbusd(acc[m][n], qv[m], kb);
     }
   }
 #pragma GCC unroll 8
@@ -257,43 +257,42 @@ void softmax_tile(const Work& w, int nc, const FexpaTable& tab) {
     __m512 sum;
     if constexpr (PV == PvPrecision::Int8) {
       const __m512 negm = _mm512_sub_ps(_mm512_setzero_ps(), mt);
+      const __m512i ones = _mm512_set1_epi8(1);
       __m512i isum = _mm512_setzero_si512();
       for (int c4 = 0; c4 < quads; ++c4) {
-        __m512i word = _mm512_setzero_si512();
+        __m512i u[4];
 #pragma GCC unroll 4
         for (int j = 0; j < 4; ++j) {
           const int c = 4 * c4 + j;
-          if (c >= nc) break;
-          const __m512 x = _mm512_fmadd_ps(a, _mm512_load_ps(w.t + c * kBlockRows + 16 * g), negm);
-          const __m512i u = avx512::prob_u8<E>(x, tab);
-          isum = _mm512_add_epi32(isum, u);
-          word = _mm512_or_si512(word, _mm512_slli_epi32(u, 8 * j));
+          u[j] = c < nc ? avx512::prob_u8<E>(_mm512_fmadd_ps(a, _mm512_load_ps(w.t + c * kBlockRows + 16 * g), negm), tab)
+                        : _mm512_setzero_si512();
         }
+        const __m512i word = avx512::pack_quad(u[0], u[1], u[2], u[3]);
         _mm512_store_si512(w.p4 + (static_cast<std::size_t>(c4) * kBlockRows + 16 * g) * 4, word);
+        isum = avx512::dpbusd(isum, word, ones);  // the row's four u8 values, summed exactly
       }
       const __m512 beta = _mm512_div_ps(avx512::exp2_accurate(_mm512_sub_ps(mt, mnew)), _mm512_set1_ps(255.0f));
       _mm512_store_ps(w.beta + 16 * g, beta);
       sum = _mm512_mul_ps(_mm512_cvtepi32_ps(isum), beta);
     } else if constexpr (PV == PvPrecision::Bf16) {
       const __m512 negm = _mm512_sub_ps(_mm512_setzero_ps(), mnew);
-      // Interleave two keys' 16 bf16 values into [row][2] pairs.
+      // vcvtne2ps2bf16 puts key c in words 0-15 and key c + 1 in words 16-31; vpermw makes
+      // them [row][2] pairs. The rounded values (as the P.V sees them) come back as floats from
+      // the pair words: low half << 16 is key c, the high half masked is key c + 1.
       const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23,
                                            7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+      const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
       sum = _mm512_setzero_ps();
       for (int cp = 0; cp < pairs; ++cp) {
-        __m256i h[2];
-#pragma GCC unroll 2
-        for (int j = 0; j < 2; ++j) {
-          const int c = 2 * cp + j;
-          __m512 pv = _mm512_setzero_ps();
-          if (c < nc) pv = avx512::exp2_of<E>(_mm512_fmadd_ps(a, _mm512_load_ps(w.t + c * kBlockRows + 16 * g), negm), tab);
-          h[j] = (__m256i)_mm512_cvtneps_pbh(pv);
-          // The sum of the rounded values, as the P.V sees them.
-          sum = _mm512_add_ps(sum, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h[j]), 16)));
-        }
-        const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(h[0]), h[1], 1);
-        _mm512_store_si512(w.p2 + (static_cast<std::size_t>(cp) * kBlockRows + 16 * g) * 2,
-                           _mm512_permutexvar_epi16(idx, both));
+        const int c = 2 * cp;
+        const __m512 p0 = avx512::exp2_of<E>(_mm512_fmadd_ps(a, _mm512_load_ps(w.t + c * kBlockRows + 16 * g), negm), tab);
+        __m512 p1 = _mm512_setzero_ps();
+        if (c + 1 < nc)
+          p1 = avx512::exp2_of<E>(_mm512_fmadd_ps(a, _mm512_load_ps(w.t + (c + 1) * kBlockRows + 16 * g), negm), tab);
+        const __m512i pair = _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(p1, p0));
+        _mm512_store_si512(w.p2 + (static_cast<std::size_t>(cp) * kBlockRows + 16 * g) * 2, pair);
+        sum = _mm512_add_ps(sum, _mm512_castsi512_ps(_mm512_slli_epi32(pair, 16)));
+        sum = _mm512_add_ps(sum, _mm512_castsi512_ps(_mm512_and_si512(pair, high)));
       }
     } else {
       const __m512 negm = _mm512_sub_ps(_mm512_setzero_ps(), mnew);
@@ -310,23 +309,16 @@ void softmax_tile(const Work& w, int nc, const FexpaTable& tab) {
   }
 }
 
-// O^T *= alpha where some row's maximum moved.
+// O^T *= alpha in the lane groups where some row's maximum moved.
 template <int M>
 void rescale(const Work& w, int d) {
-  __mmask16 moved = 0;
-  __m512 alpha[M];
 #pragma GCC unroll 4
   for (int m = 0; m < M; ++m) {
-    alpha[m] = _mm512_load_ps(w.alpha + 16 * m);
-    moved |= _mm512_cmp_ps_mask(alpha[m], _mm512_set1_ps(1.0f), _CMP_NEQ_UQ);
+    const __m512 alpha = _mm512_load_ps(w.alpha + 16 * m);
+    if (!_mm512_cmp_ps_mask(alpha, _mm512_set1_ps(1.0f), _CMP_NEQ_UQ)) continue;
+    float* o = w.ot + 16 * m;
+    for (int x = 0; x < d; ++x, o += kBlockRows) _mm512_store_ps(o, _mm512_mul_ps(_mm512_load_ps(o), alpha));
   }
-  if (!moved) return;
-  for (int x = 0; x < d; ++x)
-#pragma GCC unroll 4
-    for (int m = 0; m < M; ++m) {
-      float* o = w.ot + static_cast<std::size_t>(x) * kBlockRows + 16 * m;
-      _mm512_store_ps(o, _mm512_mul_ps(_mm512_load_ps(o), alpha[m]));
-    }
 }
 
 // O^T += P . V for keys [jrel, jrel + nc) of the block (P from column 0 of the work buffers).
@@ -351,7 +343,7 @@ void pv_tile(const AttnParams& p, const KvBlock& kv, const PackedKv& pk, int64_t
         for (int j = 0; j < kPvCols; ++j) {
           const __m512i vb = _mm512_set1_epi32(static_cast<int>(load_u32(v4 + (static_cast<int64_t>(c4) * d + j) * 4)));
 #pragma GCC unroll 4
-          for (int m = 0; m < M; ++m) acc[m][j] = _mm512_dpbusd_epi32(acc[m][j], pv[m], vb);
+          for (int m = 0; m < M; ++m) acc[m][j] = avx512::dpbusd(acc[m][j], pv[m], vb);
         }
       }
 #pragma GCC unroll 4
@@ -383,7 +375,7 @@ void pv_tile(const AttnParams& p, const KvBlock& kv, const PackedKv& pk, int64_t
           for (int j = 0; j < kPvCols; ++j) {
             const __m512bh vb = (__m512bh)_mm512_set1_epi32(static_cast<int>(load_u32(v2 + (static_cast<int64_t>(cp) * d + j) * 2)));
 #pragma GCC unroll 4
-            for (int m = 0; m < M; ++m) acc[m][j] = _mm512_dpbf16_ps(acc[m][j], pv[m], vb);
+            for (int m = 0; m < M; ++m) acc[m][j] = avx512::dpbf16(acc[m][j], pv[m], vb);
           }
         }
       } else {
@@ -432,6 +424,45 @@ void store_state(const RowBlock& b, int d, const Work& w, const RowState& st) {
     }
     for (int x = 0; x < d; ++x) st.acc[static_cast<int64_t>(r) * d + x] = w.ot[static_cast<std::size_t>(x) * kBlockRows + r];
   }
+}
+
+// In-register transpose of a 16 x 16 int32 block: x[i][j] -> x[j][i] (unpack 32, unpack 64,
+// then two rounds of 128-bit lane shuffles: 64 shuffles).
+inline void transpose16(__m512i x[16]) {
+  __m512i a[16], b[16];
+  for (int i = 0; i < 8; ++i) {
+    a[2 * i] = _mm512_unpacklo_epi32(x[2 * i], x[2 * i + 1]);
+    a[2 * i + 1] = _mm512_unpackhi_epi32(x[2 * i], x[2 * i + 1]);
+  }
+  for (int g = 0; g < 4; ++g) {  // b[4g + k], lane L: column 4L + k of rows 4g..4g+3
+    b[4 * g + 0] = _mm512_unpacklo_epi64(a[4 * g], a[4 * g + 2]);
+    b[4 * g + 1] = _mm512_unpackhi_epi64(a[4 * g], a[4 * g + 2]);
+    b[4 * g + 2] = _mm512_unpacklo_epi64(a[4 * g + 1], a[4 * g + 3]);
+    b[4 * g + 3] = _mm512_unpackhi_epi64(a[4 * g + 1], a[4 * g + 3]);
+  }
+  for (int k = 0; k < 4; ++k) {
+    const __m512i e0 = _mm512_shuffle_i32x4(b[k], b[4 + k], 0x88), o0 = _mm512_shuffle_i32x4(b[k], b[4 + k], 0xDD);
+    const __m512i e1 = _mm512_shuffle_i32x4(b[8 + k], b[12 + k], 0x88), o1 = _mm512_shuffle_i32x4(b[8 + k], b[12 + k], 0xDD);
+    x[k] = _mm512_shuffle_i32x4(e0, e1, 0x88);       // lane 0: column k
+    x[8 + k] = _mm512_shuffle_i32x4(e0, e1, 0xDD);   // lane 2: column 8 + k
+    x[4 + k] = _mm512_shuffle_i32x4(o0, o1, 0x88);   // lane 1: column 4 + k
+    x[12 + k] = _mm512_shuffle_i32x4(o0, o1, 0xDD);  // lane 3: column 12 + k
+  }
+}
+
+// raw[c * 64 + r] (S^T) -> s[r * lds + c] for rows < rows, keys < nc.
+void transpose_out(const int32_t* raw, int rows, int nc, int32_t* s, int64_t lds) {
+  int c0 = 0;
+  for (; c0 + 16 <= nc; c0 += 16)
+    for (int r0 = 0; r0 < rows; r0 += 16) {
+      __m512i v[16];
+      for (int i = 0; i < 16; ++i) v[i] = _mm512_load_si512(raw + (c0 + i) * kBlockRows + r0);
+      transpose16(v);
+      for (int r = 0; r < std::min(16, rows - r0); ++r)
+        _mm512_storeu_si512(s + static_cast<int64_t>(r0 + r) * lds + c0, v[r]);
+    }
+  for (int r = 0; r < rows; ++r)
+    for (int c = c0; c < nc; ++c) s[static_cast<int64_t>(r) * lds + c] = raw[c * kBlockRows + r];
 }
 
 inline void lap(uint64_t& counter, uint64_t& t) {
@@ -574,11 +605,12 @@ class Avx512Backend final : public Backend {
   std::string_view name() const override { return "avx512"; }
 
   TileShape default_tiles(int d, PvPrecision pv) const override {
-    // 64 query rows (4 lane groups) per block; 64 keys per K/V tile keeps t/P (16 KiB), the
-    // K tile (64 x D s8) and O^T (D x 64 floats, 32 KiB at D = 128) in L1 + L2. The int8 P.V
-    // converts its int32 sums to O^T once per tile: longer tiles amortise that.
+    // 64 query rows (4 lane groups) per block. Keys per tile: t/P of 64 x Bc floats (32 KiB at
+    // 128) and O^T (D x 64 floats) stay in L1/L2; per tile there is a fixed cost (the running
+    // maximum, alpha and the O^T rescale; for int8 also the int32 -> O^T update), which longer
+    // tiles amortise: measured best at 128 keys for fp32/bf16 and 256 for int8 (docs/PERFORMANCE.md).
     (void)d;
-    return {64, pv == PvPrecision::Int8 ? 128 : 64};
+    return {64, pv == PvPrecision::Int8 ? 256 : 128};
   }
 
   std::string check(const AttnParams& p) const override {
@@ -622,8 +654,8 @@ class Avx512Backend final : public Backend {
     return a.used();
   }
 
-  bool qk_scores(const AttnParams& p, const QTile& q, const KvBlock& kv, int64_t n, int32_t* s,
-                 int64_t lds, std::byte* scratch) const override {
+  bool qk_scores(const AttnParams& p, const QTile& q, const KvBlock& kv, int64_t j_first,
+                 int64_t n, int32_t* s, int64_t lds, std::byte* scratch) const override {
     tile::Arena a(scratch);
     const Work w = carve(a, p.d, work_keys(p, kv.n));
     const PackedKv pk = packed_view(p, kv);
@@ -636,9 +668,8 @@ class Avx512Backend final : public Backend {
       pack_q(bb, p.d, p, w);
       for (int64_t j0 = 0; j0 < n; j0 += w.ldt) {
         const int nc = static_cast<int>(std::min<int64_t>(w.ldt, n - j0));
-        qk_range<4, true>(nomask, bb, kv, pk, kv.key0 + j0, nc, w);
-        for (int r = 0; r < bb.rows; ++r)
-          for (int c = 0; c < nc; ++c) s[(r0 + r) * lds + j0 + c] = w.raw[c * kBlockRows + r];
+        qk_range<4, true>(nomask, bb, kv, pk, kv.key0 + j_first + j0, nc, w);
+        transpose_out(w.raw, bb.rows, nc, s + static_cast<int64_t>(r0) * lds + j0, lds);
       }
     });
     return true;

@@ -11,17 +11,41 @@
 
 namespace miniattn::avx512 {
 
-// accurate: xc = clamp(x, -125, 0), n = rint(xc), p(r) degree-5 Horner on r = xc - n with FMA,
-// p * 2^n by vscalefps; 0 where x < -125 (also -inf and NaN, from masked scores).
+// GCC 12 copies every vpdpbusd / vdpbf16ps accumulator of a register-blocked loop through a
+// temporary register each iteration (and spills some to the stack), halving the throughput.
+// The instruction in asm with a read-write operand keeps each accumulator in its register.
+inline __m512i dpbusd(__m512i acc, __m512i a_u8, __m512i b_s8) {
+#if defined(__GNUC__) && !defined(__clang__)
+  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a_u8), "v"(b_s8));
+  return acc;
+#else
+  return _mm512_dpbusd_epi32(acc, a_u8, b_s8);
+#endif
+}
+
+inline __m512 dpbf16(__m512 acc, __m512bh a, __m512bh b) {
+#if defined(__GNUC__) && !defined(__clang__)
+  __asm__("vdpbf16ps %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+  return acc;
+#else
+  return _mm512_dpbf16_ps(acc, a, b);
+#endif
+}
+
+// accurate: n = rint(x), p(r) degree-5 Horner on r = x - n with FMA, p * 2^n by vscalefps; 0
+// where x < -125 (also -inf and NaN, from masked scores): the zero mask replaces the clamps of
+// the scalar form. (x only exceeds 0 by rounding residue, where n = 0 and p(r) = 1 + O(ulp).)
+// `Scale` multiplies the result for free (folded into the coefficients): 255 for u8 P.
+template <int Scale = 1>
 inline __m512 exp2_accurate(__m512 x) {
-  const __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(exp2::kExp2Floor)), _mm512_setzero_ps());
-  const __m512 n = _mm512_roundscale_ps(xc, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m512 r = _mm512_sub_ps(xc, n);
-  __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(exp2::kAccC5), r, _mm512_set1_ps(exp2::kAccC4));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(exp2::kAccC3));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(exp2::kAccC2));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(exp2::kAccC1));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  constexpr float k = static_cast<float>(Scale);
+  const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 r = _mm512_sub_ps(x, n);
+  __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(k * exp2::kAccC5), r, _mm512_set1_ps(k * exp2::kAccC4));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(k * exp2::kAccC3));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(k * exp2::kAccC2));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(k * exp2::kAccC1));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(k));
   const __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(exp2::kExp2Floor), _CMP_GE_OQ);
   return _mm512_maskz_scalef_ps(keep, p, n);
 }
@@ -81,9 +105,21 @@ inline __m512i prob_u8(__m512 x, const FexpaTable& t) {
     const __m512i q = exp2_fixed_q16(x);
     return _mm512_srli_epi32(_mm512_add_epi32(_mm512_mullo_epi32(q, _mm512_set1_epi32(255)),
                                               _mm512_set1_epi32(32768)), 16);
+  } else if constexpr (E == Exp2Kind::Accurate) {
+    return _mm512_cvtps_epi32(exp2_accurate<255>(x));
   } else {
-    return _mm512_cvtps_epi32(_mm512_mul_ps(exp2_of<E>(x, t), _mm512_set1_ps(255.0f)));
+    return _mm512_cvtps_epi32(_mm512_mul_ps(exp2_fast(x, t), _mm512_set1_ps(255.0f)));
   }
+}
+
+// Four keys' u8 probabilities (int32 lanes, 16 rows each) as one [row][4] byte vector: two
+// saturating packs (exact: values are 0..255) and a byte shuffle transposing the 4 x 4 bytes of
+// each 128-bit lane.
+inline __m512i pack_quad(__m512i u0, __m512i u1, __m512i u2, __m512i u3) {
+  const __m512i w = _mm512_packus_epi16(_mm512_packus_epi32(u0, u1), _mm512_packus_epi32(u2, u3));
+  // Per 128-bit lane w holds bytes [k0 r0..r3, k1 r0..r3, k2 r0..r3, k3 r0..r3].
+  const __m512i order = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+  return _mm512_shuffle_epi8(w, order);
 }
 
 // Lanes l of a 16-row group with row0 + 16 g + l >= first_row are set.

@@ -41,7 +41,7 @@ __attribute__((noinline)) void loop_dpbusd(long n, __m512i* sink) {
   for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_epi32(i);
   for (long k = 0; k < n; ++k) {
 #pragma GCC unroll 12
-    for (int i = 0; i < kChains; ++i) acc[i] = _mm512_dpbusd_epi32(acc[i], a, b);
+    for (int i = 0; i < kChains; ++i) acc[i] = avx512::dpbusd(acc[i], a, b);
     __asm__ volatile("" : "+v"(a), "+v"(b));
   }
   for (int i = 1; i < kChains; ++i) acc[0] = _mm512_add_epi32(acc[0], acc[i]);
@@ -67,7 +67,7 @@ __attribute__((noinline)) void loop_dpbf16(long n, __m512* sink) {
   for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
   for (long k = 0; k < n; ++k) {
 #pragma GCC unroll 12
-    for (int i = 0; i < kChains; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
+    for (int i = 0; i < kChains; ++i) acc[i] = avx512::dpbf16(acc[i], a, b);
     __asm__ volatile("" : "+v"(a), "+v"(b));
   }
   for (int i = 1; i < kChains; ++i) acc[0] = _mm512_add_ps(acc[0], acc[i]);

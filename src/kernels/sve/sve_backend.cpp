@@ -436,10 +436,11 @@ class SveBackend final : public Backend {
     return arena.used();
   }
 
-  bool qk_scores(const AttnParams& p, const QTile& q, const KvBlock& kv, int64_t n, int32_t* s,
-                 int64_t lds, std::byte*) const override {
+  bool qk_scores(const AttnParams& p, const QTile& q, const KvBlock& kv, int64_t j0, int64_t n,
+                 int32_t* s, int64_t lds, std::byte*) const override {
+    // j0 is a multiple of 64, hence of the strip width (at most 64 int32 lanes).
     const int strips = static_cast<int>((n + lanes() - 1) / lanes());
-    qk_rows(q.q8, q.rows, p.d, packed_k(kv), strips, s, lds, n);
+    qk_rows(q.q8, q.rows, p.d, packed_k(kv) + j0 * p.d, strips, s, lds, n);
     return true;
   }
 
