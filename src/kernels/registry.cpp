@@ -7,6 +7,9 @@
 
 #include "kernels/portable/portable_backend.hpp"
 #include "kernels/reference/reference_backend.hpp"
+#if defined(MINIATTN_HAVE_CUDA)
+#include "kernels/cuda/cuda_backend.hpp"
+#endif
 #include "miniattn/cpu_features.hpp"
 #include "miniattn/error.hpp"
 
@@ -25,8 +28,18 @@ struct Entry {
 
 std::string always_supported() { return {}; }
 
+#if defined(MINIATTN_HAVE_CUDA)
+constexpr bool kCudaBuilt = true;
+#else
+constexpr bool kCudaBuilt = false;
+std::string cuda_unsupported() { return "not built"; }                // never called: not compiled
+std::unique_ptr<Backend> make_cuda_backend() { return nullptr; }  // never called: not compiled
+#endif
+
 const std::vector<Entry>& entries() {
   static const std::vector<Entry> list = {
+      {"cuda", "-DMINIATTN_ENABLE_CUDA=ON", 50, kCudaBuilt, cuda_unsupported, make_cuda_backend,
+       "NVIDIA sm_80+: int8 mma.sync Q.K^T, ex2 softmax, bf16/int8 mma P.V, one GPU per rank"},
       {"portable", "(always built)", 10, true, always_supported, make_portable_backend,
        "plain C++ int8 pipeline, no ISA flags"},
       {"reference", "(always built)", 0, true, always_supported, make_reference_backend,
