@@ -326,8 +326,7 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocks) fused_attention(co
     }
 
     if constexpr (!T::kInt8Pv) {
-      // P as bf16 A fragments: k16 step t covers n-tiles 2t (regs 0, 1) and 2t+1 (regs 2, 3);
-      // even regs hold row g, odd regs row g + 8. l sums the rounded values P.V will use.
+      // P as bf16 A fragments (layout::p16_ntile); l sums the rounded values P.V will use.
       uint32_t pa[Mt][Bc / 16][4];
 #pragma unroll
       for (int mt = 0; mt < Mt; ++mt)
@@ -335,7 +334,7 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocks) fused_attention(co
         for (int t = 0; t < Bc / 16; ++t)
 #pragma unroll
           for (int r = 0; r < 4; ++r) {
-            const int n = 2 * t + (r >> 1), h = r & 1;
+            const int n = layout::p16_ntile(t, r), h = layout::p_half(r);
             const uint32_t p = pack_bf16(ex2(x[mt][n][2 * h] - mp[mt][h]), ex2(x[mt][n][2 * h + 1] - mp[mt][h]));
             l[mt][h] += __uint_as_float(p << 16) + __uint_as_float(p & 0xffff0000u);
             pa[mt][t][r] = p;
@@ -361,8 +360,7 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocks) fused_attention(co
         cyc_pv += t3 - t2;
       }
     } else {
-      // P as u8 A fragments of m16n8k32 (see layout::slot_key): k32 step t, reg r holds row
-      // g + 8 (r & 1) and n-tiles 4t + 2 (r >> 1) and the one after.
+      // P as u8 A fragments of m16n8k32 (see layout::slot_key and layout::p8_*).
       uint32_t pa[Mt][Bc / 32][4];
 #pragma unroll
       for (int mt = 0; mt < Mt; ++mt) {
@@ -371,11 +369,11 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocks) fused_attention(co
         for (int t = 0; t < Bc / 32; ++t)
 #pragma unroll
           for (int r = 0; r < 4; ++r) {
-            const int h = r & 1, n0 = 4 * t + 2 * (r >> 1);
+            const int h = layout::p_half(r);
             uint32_t b[4];
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const float xv = x[mt][n0 + (e >> 1)][2 * h + (e & 1)];
+              const float xv = x[mt][layout::p8_ntile(t, r, e)][layout::p8_elem(r, e)];
               // rint(255 * 2^(x - m_tile)) by the magic add: the integer sits in the low bits.
               b[e] = __float_as_uint(__fadd_rn(__fmul_rn(255.0f, ex2(xv - mp[mt][h])), kMagic));
               isum[h] += static_cast<int32_t>(b[e]) - kMagicBits;

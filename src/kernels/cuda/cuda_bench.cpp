@@ -109,7 +109,7 @@ int bench_main(int argc, char** argv, std::FILE* out) {
   if (!csv.empty() && !csvf) throw Error("miniattn-bench-cuda: cannot write " + csv);
   if (csvf)
     std::fprintf(csvf, "device,batch,heads,seq,dim,causal,pv,kernel_ms,kernel_ms_min,tops,peak_tops,pct_peak,"
-                       "quant_ms,tops_with_quant\n");
+                       "quant_ms,tops_with_quant,int8_peak_tops,bf16_peak_tflops\n");
   std::fprintf(out, "%-6s %-4s %-6s %-4s %-6s %-10s %-8s %-8s %-9s %-11s\n", "L", "D", "causal", "pv", "B*H",
                "kernel ms", "TOPS", "% peak", "quant ms", "TOPS+quant");
 
@@ -173,9 +173,10 @@ int bench_main(int argc, char** argv, std::FILE* out) {
                        pct, tq * 1e3, tops_q);
           std::fflush(out);
           if (csvf)
-            std::fprintf(csvf, "\"%s\",%ld,%ld,%ld,%ld,%d,%s,%.6f,%.6f,%.3f,%.1f,%.2f,%.6f,%.3f\n", prop.name,
+            std::fprintf(csvf, "\"%s\",%ld,%ld,%ld,%ld,%d,%s,%.6f,%.6f,%.3f,%.1f,%.2f,%.6f,%.3f,%.1f,%.1f\n", prop.name,
                          static_cast<long>(b), static_cast<long>(h), static_cast<long>(l), static_cast<long>(d),
-                         causal ? 1 : 0, pvname.c_str(), t * 1e3, tmin * 1e3, tops, eff_peak, pct, tq * 1e3, tops_q);
+                         causal ? 1 : 0, pvname.c_str(), t * 1e3, tmin * 1e3, tops, eff_peak, pct, tq * 1e3, tops_q,
+                         peak.int8_tops, peak.bf16_tflops);
         }
   if (csvf) std::fclose(csvf);
   std::fprintf(out, "%% peak: against 1 / (0.5 / int8 peak + 0.5 / P.V unit peak), the dense datasheet rates at the "

@@ -58,6 +58,18 @@ MINIATTN_HD int slot_key(int s) {
   return i < 2 ? 2 * t + i : 8 + 2 * t + (i - 2);
 }
 
+// Slot s (0..63) of a packed 64-key V^T row holds key vt_key(s) of the tile.
+MINIATTN_HD int vt_key(int s) { return (s & ~15) + slot_key(s & 15); }
+
+// Where the P operands come from in the score accumulators S[n-tile][e] (e: c0..c3, rows
+// g (e < 2) and g + 8 (e >= 2), keys 2t, 2t+1 of the n-tile). bf16, k16 step t, register r:
+// the pair of elements 2 p_half(r), 2 p_half(r) + 1 of n-tile p16_ntile(t, r).
+MINIATTN_HD int p16_ntile(int t, int r) { return 2 * t + (r >> 1); }
+MINIATTN_HD int p_half(int r) { return r & 1; }
+// u8, k32 step t, register r, byte b: element p8_elem(r, b) of n-tile p8_ntile(t, r, b).
+MINIATTN_HD int p8_ntile(int t, int r, int b) { return 4 * t + 2 * (r >> 1) + (b >> 1); }
+MINIATTN_HD int p8_elem(int r, int b) { return 2 * (r & 1) + (b & 1); }
+
 // Quantisation, element by element, with the rounding of src/kernels/common/quantize.cpp:
 // no contraction into FMA, round to nearest even. On the device the intrinsics make each
 // rounding explicit; on the host (built without FMA flags, as quantize.cpp is) plain float

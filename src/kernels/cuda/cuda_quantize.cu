@@ -134,7 +134,7 @@ __global__ void v_pack_kernel(const float* v, int64_t lk, int64_t lk_pad, int d,
   int8_t* out = vt8 + (g * (lk_pad / 64) + t) * d * 64;
   for (int i = threadIdx.x; i < 64 * d; i += blockDim.x) {
     const int c = i / 64, s = i % 64;
-    out[i] = tile[((s & ~15) + layout::slot_key(s & 15)) * d + c];
+    out[i] = tile[layout::vt_key(s) * d + c];
   }
 }
 
