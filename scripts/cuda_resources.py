@@ -4,7 +4,9 @@
     scripts/cuda_resources.py BUILD_LOG [--max-spill BYTES]
 
 Prints one line per (kernel, architecture) and exits 1 when a kernel spills more than
---max-spill bytes (stores + loads), or when the log holds no ptxas report at all.
+--max-spill bytes (stores + loads), or when the log holds no ptxas report at all. The gate
+applies to the kernels the benchmark times; the "timed" instantiations (clock64 per tile for
+the app's phase split) are reported only.
 """
 import argparse
 import re
@@ -20,9 +22,11 @@ def short(name):
     m = re.search(r"(fused_attention|qk_scores_kernel|k_mean_kernel|quantize_rows_kernel|v_bf16_kernel|"
                   r"v_amax_kernel|v_pack_kernel)", name)
     kernel = m.group(1) if m else name[:40]
-    t = re.search(r"KernelTraitsILi(\d+)ELb([01])E", name)
+    t = re.search(r"KernelTraitsILi(\d+)ELb([01])E+(Lb([01]))?", name)
     if t:
         kernel += " D=%s pv=%s" % (t.group(1), "int8" if t.group(2) == "1" else "bf16")
+        if t.group(4) == "1":
+            kernel += " timed"
     return kernel
 
 
@@ -55,7 +59,7 @@ def main():
     print("%-34s %-7s %5s %6s %6s" % ("kernel", "arch", "regs", "stack", "spill"))
     for (kernel, arch), r in sorted(rows.items()):
         print("%-34s %-7s %5s %6s %6s" % (kernel, arch, r.get("regs", "?"), r.get("stack", "?"), r.get("spill", "?")))
-        if a.max_spill is not None and r.get("spill", 0) > a.max_spill:
+        if a.max_spill is not None and r.get("spill", 0) > a.max_spill and not kernel.endswith(" timed"):
             bad.append("%s %s" % (kernel, arch))
     if bad:
         print("cuda_resources: spills above %d bytes: %s" % (a.max_spill, ", ".join(bad)))
