@@ -30,11 +30,7 @@ struct Problem {
   std::vector<float> q, k, v;
 };
 
-struct CpuQuant {
-  std::vector<int8_t> q8, k8, v8;
-  std::vector<float> q_scale, k_scale, k_mean, v_scale;
-  std::vector<uint16_t> v_bf16;
-};
+using CpuQuant = quant::ProblemQuant;
 
 Problem make(const ProblemShape& s, PvPrecision pv, QkScales qs, bool smooth, uint64_t seed) {
   KernelShape ks;
@@ -52,48 +48,11 @@ Problem make(const ProblemShape& s, PvPrecision pv, QkScales qs, bool smooth, ui
   return pr;
 }
 
-// The CPU executor's quantisation of the whole problem (work items of p.tile.q rows).
-CpuQuant cpu_quantise(const Problem& pr) {
-  const AttnParams& p = pr.p;
-  const int d = p.d;
-  CpuQuant z;
-  z.q8.resize(pr.q.size());
-  z.q_scale.resize(pr.q.size() / d);
-  z.k8.resize(pr.k.size());
-  z.k_scale.resize(pr.k.size() / d);
-  z.k_mean.resize(static_cast<std::size_t>(p.batch * p.kv_heads * d));
-  z.v_bf16.resize(pr.v.size());
-  z.v8.resize(pr.v.size());
-  z.v_scale.resize(z.k_mean.size());
-  for (int64_t bh = 0; bh < p.batch * p.heads; ++bh)
-    for (int64_t r0 = 0; r0 < p.lq; r0 += p.tile.q) {
-      const int rows = static_cast<int>(std::min<int64_t>(p.tile.q, p.lq - r0));
-      const int64_t row = bh * p.lq + r0;
-      quant::quantize_q_tile(p.qk_scales, pr.q.data() + row * d, rows, d, z.q8.data() + row * d, z.q_scale.data() + row);
-    }
-  for (int64_t g = 0; g < p.batch * p.kv_heads; ++g) {
-    const std::size_t off = static_cast<std::size_t>(g * p.lk * d);
-    quant::KvHeadQuant out;
-    out.k8 = z.k8.data() + off;
-    out.k_scale = z.k_scale.data() + g * p.lk;
-    out.k_mean = z.k_mean.data() + g * d;
-    out.v_bf16 = z.v_bf16.data() + off;
-    out.v8 = z.v8.data() + off;
-    out.v_scale = z.v_scale.data() + g * d;
-    quant::quantize_kv_head(p, pr.k.data() + off, pr.v.data() + off, p.lk, out);
-  }
-  return z;
-}
+CpuQuant cpu_quantise(const Problem& pr) { return quant::quantize_problem(pr.p, pr.q.data(), pr.k.data(), pr.v.data()); }
 
 Problem dequantised(const Problem& pr, const CpuQuant& z) {
-  const AttnParams& p = pr.p;
-  const std::size_t d = static_cast<std::size_t>(p.d);
   Problem dq = pr;
-  for (std::size_t i = 0; i < dq.q.size(); ++i) dq.q[i] = z.q8[i] * z.q_scale[i / d];
-  for (std::size_t i = 0; i < dq.k.size(); ++i) dq.k[i] = z.k8[i] * z.k_scale[i / d];
-  for (std::size_t i = 0; i < dq.v.size(); ++i)
-    dq.v[i] = p.pv == PvPrecision::Bf16 ? quant::bf16_to_float(z.v_bf16[i])
-                                        : z.v8[i] * z.v_scale[i / (static_cast<std::size_t>(p.lk) * d) * d + i % d];
+  quant::dequantise_problem(pr.p, z, dq.q.data(), dq.k.data(), dq.v.data());
   return dq;
 }
 
