@@ -36,7 +36,7 @@ echo "=== correctness (miniattn-cuda-check)"
 check_args=()
 [ -n "${QUICK:-}" ] && check_args+=(--quick)
 set +e
-"$out/bin/miniattn-cuda-check" "${check_args[@]}" | tee "$out/check.txt"
+"$out/bin/miniattn-cuda-check" ${check_args[@]+"${check_args[@]}"} | tee "$out/check.txt"
 check_rc=${PIPESTATUS[0]}
 set -e
 

@@ -25,6 +25,8 @@ echo "cuda stage: $("$nvcc" --version | tail -1), architectures $archs"
 
 cmake -S . -B build-cuda-ci -DCMAKE_BUILD_TYPE=Release -DMINIATTN_BUILD_APP=OFF -DMINIATTN_BUILD_TESTS=ON \
   -DMINIATTN_ENABLE_CUDA=ON -DCMAKE_CUDA_COMPILER="$nvcc" "-DMINIATTN_CUDA_ARCHITECTURES=$archs" >/dev/null
+# The .cu objects are always recompiled so that the log holds ptxas's register report.
+rm -f build-cuda-ci/src/CMakeFiles/miniattn_cuda.dir/kernels/cuda/*.cu.o
 cmake --build build-cuda-ci -j"$jobs" 2>&1 | tee build-cuda-ci/build.log | grep -E "error|warning" || true
 test "${PIPESTATUS[0]}" -eq 0
 
