@@ -228,6 +228,9 @@ void DeviceAttention::set_quantised_qk(const int8_t* q8, const int8_t* k8) {
     check_cuda(cudaMemcpy(m.k8.get() + g * static_cast<std::size_t>(m.lk_pad) * d, k8 + g * lk * d, lk * d,
                           cudaMemcpyHostToDevice),
                "cudaMemcpy (k8)");
+  // Legacy-stream copies from pageable memory may still be in flight: the kernels run on a
+  // non-blocking stream that does not wait for them.
+  check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
 }
 
 std::vector<int32_t> DeviceAttention::scores() {

@@ -45,6 +45,9 @@ class DeviceBuffer {
     if (n == 0) return;
     check_cuda(cudaMalloc(reinterpret_cast<void**>(&p_), n * sizeof(T)), "cudaMalloc");
     check_cuda(cudaMemset(p_, 0, n * sizeof(T)), "cudaMemset");
+    // cudaMemset runs on the legacy stream, which the backend's non-blocking streams do not
+    // wait for: finish it before any kernel can read or write the buffer.
+    check_cuda(cudaStreamSynchronize(nullptr), "cudaStreamSynchronize (zero fill)");
   }
   T* get() const { return p_; }
   std::size_t size() const { return n_; }
