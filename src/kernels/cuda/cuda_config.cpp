@@ -33,8 +33,11 @@ std::string check_params(const AttnParams& p) {
     return "tile_kv = " + std::to_string(p.tile.kv) + ": cuda K/V tiles are " +
            std::to_string(s.bc) + " keys for head_dim " + std::to_string(p.d) + " and pv " +
            std::string(to_string(p.pv)) + "; set [run] tile_kv = 0 (or " + std::to_string(s.bc) + ")";
-  if (p.lq > INT32_MAX || p.lk > INT32_MAX / 2)
-    return "sequence lengths beyond 2^30 keys are not supported by the cuda kernels";
+  if (p.lq > (int64_t{1} << 30) || p.lk > (int64_t{1} << 30))
+    return "seq_len and kv_len above 2^30 are not supported by the cuda kernels (32-bit key indices)";
+  if (p.batch * p.kv_heads > 65535)
+    return "batch * kv_heads = " + std::to_string(p.batch * p.kv_heads) +
+           ": the cuda quantisation kernels take at most 65535 KV heads per rank";
   return {};
 }
 

@@ -104,10 +104,10 @@ __global__ void v_bf16_kernel(const float* v, int64_t lk, int64_t lk_pad, int d,
   }
 }
 
-// Per-channel |V| maxima over keys [256 y, 256 y + 256) of head x; non-negative floats order
+// Per-channel |V| maxima over keys [256 x, 256 x + 256) of head y; non-negative floats order
 // like their bit patterns, so atomicMax on the bits is the float maximum.
 __global__ void v_amax_kernel(const float* v, int64_t lk, int d, unsigned* amax_bits) {
-  const int64_t g = blockIdx.x, j0 = static_cast<int64_t>(blockIdx.y) * 256;
+  const int64_t g = blockIdx.y, j0 = static_cast<int64_t>(blockIdx.x) * 256;
   const int64_t j1 = j0 + 256 < lk ? j0 + 256 : lk;
   for (int c = threadIdx.x; c < d; c += blockDim.x) {
     float a = 0.0f;
@@ -116,12 +116,12 @@ __global__ void v_amax_kernel(const float* v, int64_t lk, int d, unsigned* amax_
   }
 }
 
-// One CTA per (head, 64-key tile): encode with the channel scales, then write the tile as
+// One CTA per (64-key tile, head): encode with the channel scales, then write the tile as
 // V^T rows (channel-major) with keys in slot order.
 __global__ void v_pack_kernel(const float* v, int64_t lk, int64_t lk_pad, int d, const unsigned* amax_bits,
                               float* v_scale, int8_t* vt8) {
   extern __shared__ int8_t tile[];  // 64 keys x d
-  const int64_t g = blockIdx.x, t = blockIdx.y, j0 = t * 64;
+  const int64_t g = blockIdx.y, t = blockIdx.x, j0 = t * 64;
   for (int i = threadIdx.x; i < 64 * d; i += blockDim.x) {
     const int jj = i / d, c = i % d;
     const float amax = __uint_as_float(amax_bits[g * d + c]);
@@ -167,10 +167,11 @@ void launch_v_int8(const float* v, int64_t groups, int64_t lk, int64_t lk_pad, i
                    float* v_scale, int8_t* vt8, cudaStream_t stream) {
   if (groups == 0) return;
   check_cuda(cudaMemsetAsync(amax_bits, 0, groups * d * sizeof(unsigned), stream), "cudaMemsetAsync");
-  v_amax_kernel<<<dim3(static_cast<unsigned>(groups), static_cast<unsigned>((lk + 255) / 256)), 256, 0, stream>>>(
+  // Key chunks on x (up to 2^31 - 1 blocks), KV heads on y (up to 65535 per rank).
+  v_amax_kernel<<<dim3(static_cast<unsigned>((lk + 255) / 256), static_cast<unsigned>(groups)), 256, 0, stream>>>(
       v, lk, d, amax_bits);
   check_cuda(cudaGetLastError(), "v amax launch");
-  v_pack_kernel<<<dim3(static_cast<unsigned>(groups), static_cast<unsigned>(lk_pad / 64)), 256, 64 * d, stream>>>(
+  v_pack_kernel<<<dim3(static_cast<unsigned>(lk_pad / 64), static_cast<unsigned>(groups)), 256, 64 * d, stream>>>(
       v, lk, lk_pad, d, amax_bits, v_scale, vt8);
   check_cuda(cudaGetLastError(), "v pack launch");
 }
