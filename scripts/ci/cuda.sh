@@ -35,6 +35,13 @@ python3 scripts/cuda_resources.py build-cuda-ci/build.log --max-spill 16
 
 ctest --test-dir build-cuda-ci --output-on-failure --timeout 600 -j"$jobs" -R 'Cuda' "$@"
 
+# The comparison script's table code on a bench CSV of the documented columns (no torch here).
+cat >build-cuda-ci/bench_sample.csv <<'CSV'
+device,batch,heads,seq,dim,causal,pv,kernel_ms,kernel_ms_min,tops,peak_tops,pct_peak,quant_ms,tops_with_quant,int8_peak_tops,bf16_peak_tflops
+"sample",1,16,4096,128,1,bf16,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0
+CSV
+python3 scripts/cuda_vs_sdpa.py --ours build-cuda-ci/bench_sample.csv --no-torch | grep "^4096 " >/dev/null
+
 # The GPU tools start and say why they cannot run where there is no device (exit 3); on a
 # machine with a GPU the quick check runs for real.
 set +e
