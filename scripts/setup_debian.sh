@@ -12,6 +12,8 @@ packages=(
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   # tests
   googletest libgtest-dev libbenchmark-dev
+  # sve backend: aarch64 cross compiler and user-mode emulation (QEMU_CPU=a64fx) for its tests
+  g++-aarch64-linux-gnu qemu-user
   # Python for the test drivers and scripts/ (always /usr/bin/python3)
   python3 python3-numpy python3-h5py python3-matplotlib
 )

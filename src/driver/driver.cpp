@@ -12,7 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "driver/executor.hpp"
+#include "exec/cpu_executor.hpp"
 #include "kernels/reference/reference_backend.hpp"
 #include "miniattn/build_info.hpp"
 #include "miniattn/buffer.hpp"
@@ -449,6 +449,7 @@ void print_backends() {
 
 int run_app(int argc, char** argv) {
   const Comm comm = Comm::world();
+  use_kokkos_regions();
   CLI::App app{"miniattn: multi-head attention mini-app (INT8 GEMMs, exp2 softmax, fused kernels)",
                "miniattn"};
   std::string deck_path;

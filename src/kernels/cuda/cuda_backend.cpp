@@ -8,7 +8,7 @@
 #include "kernels/cuda/cuda_config.hpp"
 #include "kernels/cuda/cuda_launch.hpp"
 #include "kernels/cuda/cuda_util.hpp"
-#include "miniattn/timers.hpp"
+#include "miniattn/phases.hpp"
 
 namespace miniattn {
 
