@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 
-stages=(ctest sve)
+stages=(ctest sve cuda)
 
 run_stage() {
   local name=$1

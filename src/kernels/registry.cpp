@@ -7,6 +7,9 @@
 
 #include "kernels/portable/portable_backend.hpp"
 #include "kernels/reference/reference_backend.hpp"
+#if defined(MINIATTN_HAVE_CUDA)
+#include "kernels/cuda/cuda_backend.hpp"
+#endif
 #if defined(MINIATTN_HAVE_SVE)
 #include "kernels/sve/sve_backend.hpp"
 #endif
@@ -30,6 +33,14 @@ struct Entry {
 };
 
 std::string always_supported() { return {}; }
+
+#if defined(MINIATTN_HAVE_CUDA)
+constexpr bool kCudaBuilt = true;
+#else
+constexpr bool kCudaBuilt = false;
+std::string cuda_unsupported() { return "not built"; }                // never called: not compiled
+std::unique_ptr<Backend> make_cuda_backend() { return nullptr; }  // never called: not compiled
+#endif
 
 std::string sve_unsupported() {
   const CpuFeatures& f = cpu_features();
@@ -65,6 +76,8 @@ std::unique_ptr<Backend> make_sve_backend() { return nullptr; }  // never called
 
 const std::vector<Entry>& entries() {
   static const std::vector<Entry> list = {
+      {"cuda", "-DMINIATTN_ENABLE_CUDA=ON", 50, kCudaBuilt, cuda_unsupported, make_cuda_backend,
+       "NVIDIA sm_80+: int8 mma.sync Q.K^T, ex2 softmax, bf16/int8 mma P.V, one GPU per rank"},
       {"avx512", "-DMINIATTN_ENABLE_AVX512=ON (x86-64 builds)", 40, kAvx512Built, avx512_unsupported,
        make_avx512_backend,
        "AVX-512 VNNI vpdpbusd Q.K^T, 16-row exp2, fp32 FMA / bf16 vdpbf16ps (avx512_bf16) / int8 vpdpbusd P.V"},
