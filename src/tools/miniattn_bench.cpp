@@ -33,11 +33,15 @@
 #include "miniattn/clock.hpp"
 #include "miniattn/cpu_features.hpp"
 #include "miniattn/decomp.hpp"
+#include "miniattn/error.hpp"
 #include "miniattn/registry.hpp"
 #include "miniattn/synthetic.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
+#endif
+#if defined(MINIATTN_HAVE_CUDA)
+#include "kernels/cuda/cuda_tools.hpp"
 #endif
 
 namespace miniattn::bench {
@@ -658,4 +662,25 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace miniattn::bench
 
-int main(int argc, char** argv) { return miniattn::bench::run(argc, argv); }
+int main(int argc, char** argv) {
+  // --backend cuda: the GPU benchmark (its own options: --seq --dims --causal --pv --bh --heads
+  // --warmup --repeat --csv), timed with CUDA events on the device.
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], "--backend") == 0 && std::strcmp(argv[i + 1], "cuda") == 0) {
+#if defined(MINIATTN_HAVE_CUDA)
+      std::vector<char*> rest;
+      for (int j = 0; j < argc; ++j)
+        if (j != i && j != i + 1) rest.push_back(argv[j]);
+      try {
+        return miniattn::cuda::bench_main(static_cast<int>(rest.size()), rest.data(), stdout);
+      } catch (const miniattn::Error& e) {
+        std::fprintf(stderr, "miniattn-bench: error: %s\n", e.what());
+        return static_cast<int>(e.code());
+      }
+#else
+      std::fprintf(stderr, "miniattn-bench: error: --backend cuda needs a build with -DMINIATTN_ENABLE_CUDA=ON\n");
+      return 2;
+#endif
+    }
+  return miniattn::bench::run(argc, argv);
+}

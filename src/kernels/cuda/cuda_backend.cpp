@@ -351,8 +351,8 @@ class CudaBackend final : public Backend {
   }
 
   // A device round trip through the fused kernel's Q.K^T code (for the bitwise tests).
-  bool qk_scores(const AttnParams& p, const QTile& q, const KvBlock& kv, int64_t n, int32_t* s, int64_t lds,
-                 std::byte*) const override {
+  bool qk_scores(const AttnParams& p, const QTile& q, const KvBlock& kv, int64_t j0, int64_t n, int32_t* s,
+                 int64_t lds, std::byte*) const override {
     select_device();
     AttnParams one = p;
     one.batch = one.heads = one.kv_heads = 1;
@@ -368,7 +368,7 @@ class CudaBackend final : public Backend {
     if (!kernel_shape(p.d, one.pv, sh)) return false;
     one.tile = {sh.br, sh.bc};
     DeviceAttention dev(one, Range{0, q.rows}, Range{0, 1});
-    dev.set_quantised_qk(q.q8, kv.k8);
+    dev.set_quantised_qk(q.q8, kv.k8 + j0 * p.d);
     const std::vector<int32_t> all = dev.scores();
     for (int r = 0; r < q.rows; ++r)
       std::memcpy(s + r * lds, all.data() + static_cast<std::size_t>(r) * n, static_cast<std::size_t>(n) * 4);
