@@ -281,24 +281,15 @@ double triad(int threads, int repeat) {
   return 3.0 * sizeof(float) * n / t * 1e-9;
 }
 
-// A peak is a maximum: the best of 5 trials per unit, so a trial that shared its core with
-// another process does not lower it.
-PeakRates best_of(const KernelStudies* st, const Options& o) {
-  PeakRates best;
-  for (int i = 0; i < 5; ++i) {
-    const PeakRates r = st->peak_rates(o.seconds / 5);
-    best.int8_gops = std::max(best.int8_gops, r.int8_gops);
-    best.fp32_gflops = std::max(best.fp32_gflops, r.fp32_gflops);
-    best.bf16_gflops = std::max(best.bf16_gflops, r.bf16_gflops);
-  }
-  return best;
+PeakRates best_of(const Options& o) {
+  const std::optional<MachinePeakRates> m = measure_machine_peaks(o.seconds / 10, 10);
+  return m ? m->rates : PeakRates{};
 }
 
-Peaks measure_peaks(const Options& o, const Backend& be) {
+Peaks measure_peaks(const Options& o, const std::string& backend) {
   Peaks pk;
-  pk.backend = std::string(be.name());
-  const KernelStudies* st = be.studies();
-  pk.one = best_of(st, o);
+  pk.backend = backend;
+  pk.one = best_of(o);
   for (int t : o.threads) {
     std::vector<PeakRates> per(static_cast<std::size_t>(t));
 #pragma omp parallel num_threads(t)
@@ -308,7 +299,7 @@ Peaks measure_peaks(const Options& o, const Backend& be) {
 #else
       const int id = 0;
 #endif
-      per[static_cast<std::size_t>(id)] = best_of(st, o);
+      per[static_cast<std::size_t>(id)] = best_of(o);
     }
     PeakRates sum;
     for (const PeakRates& r : per) {
@@ -634,13 +625,8 @@ int run(int argc, char** argv) {
   std::printf("miniattn-bench on %s\n", machine.c_str());
   // Peaks come from the best backend that has peak loops (the machine's, not a backend's).
   std::unique_ptr<Peaks> peaks;
-  for (const BackendInfo& i : backend_infos()) {
-    if (!i.supported || i.name == "reference") continue;
-    const auto be = create_backend(i.name);
-    if (!be->studies() || be->studies()->peak_rates(0.001).int8_gops <= 0) continue;
-    peaks = std::make_unique<Peaks>(measure_peaks(o, *be));
-    break;
-  }
+  if (const std::optional<MachinePeakRates> m = measure_machine_peaks(0.001, 1))
+    peaks = std::make_unique<Peaks>(measure_peaks(o, m->backend));
   if (wants(o, "peaks")) {
     if (peaks) print_peaks(*peaks, ghz);
     else std::printf("\n(a) peaks: no backend with peak loops runs on this machine\n");
