@@ -28,7 +28,11 @@ install(FILES src/kernels/reference/reference_backend.hpp
 
 install(TARGETS miniattn_core EXPORT miniattnCoreTargets COMPONENT core
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
-install(TARGETS miniattn-bench RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT core)
+foreach(_tool miniattn-bench miniattn-cuda-check miniattn-bench-cuda)
+  if(TARGET ${_tool})
+    install(TARGETS ${_tool} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT core)
+  endif()
+endforeach()
 install(EXPORT miniattnCoreTargets NAMESPACE miniattn:: DESTINATION ${MINIATTN_INSTALL_CMAKEDIR}
         COMPONENT core)
 

@@ -12,6 +12,8 @@ packages=(
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   # tests
   googletest libgtest-dev libbenchmark-dev
+  # sve backend: aarch64 cross compiler and user-mode emulation (QEMU_CPU=a64fx) for its tests
+  g++-aarch64-linux-gnu qemu-user
   # sanitizer and fuzzing builds (scripts/ci/asan.sh, fuzz.sh): clang, its sanitizer and
   # libFuzzer runtimes, LLVM's OpenMP, llvm-symbolizer for readable reports
   clang libclang-rt-14-dev libomp-dev llvm-14

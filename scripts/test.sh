@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 
-stages=(ctest asan fuzz install)
+stages=(ctest sve cuda asan fuzz install)
 
 run_stage() {
   local name=$1

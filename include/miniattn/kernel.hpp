@@ -108,10 +108,11 @@ class Backend {
   virtual std::size_t scratch_bytes(const AttnParams& p, int64_t n) const = 0;
 
   // Q.K^T alone, for tests (int32 scores must be bitwise equal across backends) and the GEMM
-  // benchmark: s[r * lds + c] = q8[r] . k8[c] for every row of q and keys [0, n) of the block
-  // (no mask, n <= kv.n, kv packed by pack_kv). False if the backend has no int8 scores.
-  virtual bool qk_scores(const AttnParams& p, const QTile& q, const KvBlock& kv, int64_t n,
-                         int32_t* s, int64_t lds, std::byte* scratch) const {
+  // benchmark: s[r * lds + c] = q8[r] . k8[j0 + c] for every row of q and keys [j0, j0 + n) of
+  // the block (no mask; j0 a multiple of 64, j0 + n <= kv.n; kv packed by pack_kv). False if
+  // the backend has no int8 scores.
+  virtual bool qk_scores(const AttnParams& p, const QTile& q, const KvBlock& kv, int64_t j0,
+                         int64_t n, int32_t* s, int64_t lds, std::byte* scratch) const {
     return false;
   }
 

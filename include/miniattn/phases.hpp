@@ -1,4 +1,5 @@
-// The phases every run is timed by (DESIGN.md), as plain data shared by the kernels and the app.
+// The phases every run is timed by (DESIGN.md), shared by the kernels and the app, and the
+// profiling regions they appear as (Kokkos Tools in the app: see timers.hpp).
 #pragma once
 
 #include <array>
@@ -30,6 +31,27 @@ struct PhaseSeconds {
     for (int i = 0; i < kNumPhases; ++i) s[i] += o.s[i];
     return *this;
   }
+};
+
+// Profiling regions: no-ops until the app installs hooks (Kokkos::Profiling in miniattn).
+using RegionPush = void (*)(std::string_view name);
+using RegionPop = void (*)();
+void set_region_hooks(RegionPush push, RegionPop pop);
+void push_region(std::string_view name);
+void pop_region();
+
+// Adds the wall time of its scope to one phase and marks it as a profiling region.
+class ScopedPhase {
+ public:
+  ScopedPhase(PhaseSeconds& into, Phase phase);
+  ~ScopedPhase();
+  ScopedPhase(const ScopedPhase&) = delete;
+  ScopedPhase& operator=(const ScopedPhase&) = delete;
+
+ private:
+  PhaseSeconds& into_;
+  Phase phase_;
+  double t0_;
 };
 
 }  // namespace miniattn

@@ -12,14 +12,13 @@
 
 namespace miniattn {
 
-// Peak rates of this machine, measured (miniattn-bench), for the "% of peak" figures.
+// Peak rates of one thread of this machine, measured by the peak loops of the best backend
+// (miniattn-bench's loops); the run's peak is that times all its threads (ranks x threads).
 struct MachinePeaks {
   double int8_gops = 0.0;
   double fp32_gflops = 0.0;
   double bf16_gflops = 0.0;
-  double bandwidth_gbs = 0.0;
-  int threads = 0;     // the thread count the figures are for
-  std::string source;  // where the figures come from
+  std::string source;  // which loops, how long
 };
 
 struct RunSummary {

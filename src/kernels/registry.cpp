@@ -7,6 +7,15 @@
 
 #include "kernels/portable/portable_backend.hpp"
 #include "kernels/reference/reference_backend.hpp"
+#if defined(MINIATTN_HAVE_CUDA)
+#include "kernels/cuda/cuda_backend.hpp"
+#endif
+#if defined(MINIATTN_HAVE_SVE)
+#include "kernels/sve/sve_backend.hpp"
+#endif
+#if defined(MINIATTN_HAVE_AVX512)
+#include "kernels/avx512/avx512_backend.hpp"
+#endif
 #include "miniattn/cpu_features.hpp"
 #include "miniattn/error.hpp"
 
@@ -25,8 +34,55 @@ struct Entry {
 
 std::string always_supported() { return {}; }
 
+#if defined(MINIATTN_HAVE_CUDA)
+constexpr bool kCudaBuilt = true;
+#else
+constexpr bool kCudaBuilt = false;
+std::string cuda_unsupported() { return "not built"; }                // never called: not compiled
+std::unique_ptr<Backend> make_cuda_backend() { return nullptr; }  // never called: not compiled
+#endif
+
+std::string sve_unsupported() {
+  const CpuFeatures& f = cpu_features();
+  if (f.arch != "aarch64") return "needs an aarch64 CPU with SVE (this is " + f.arch + ")";
+  if (!f.sve) return "this CPU has no SVE (HWCAP_SVE not set)";
+  return {};
+}
+
+std::string avx512_unsupported() {
+  const CpuFeatures& f = cpu_features();
+  if (f.arch != "x86_64") return "needs an x86-64 CPU with AVX-512 (this is " + f.arch + ")";
+  std::string missing;
+  for (auto [have, name] : {std::pair{f.avx512f, "avx512f"}, {f.avx512bw, "avx512bw"},
+                            {f.avx512vl, "avx512vl"}, {f.avx512dq, "avx512dq"},
+                            {f.avx512_vnni, "avx512_vnni"}, {f.fma, "fma"}})
+    if (!have) missing += (missing.empty() ? "" : ", ") + std::string(name);
+  return missing.empty() ? std::string() : "this CPU lacks " + missing;
+}
+
+#if defined(MINIATTN_HAVE_AVX512)
+constexpr bool kAvx512Built = true;
+#else
+constexpr bool kAvx512Built = false;
+std::unique_ptr<Backend> make_avx512_backend() { return nullptr; }  // never called: not compiled
+#endif
+
+#if defined(MINIATTN_HAVE_SVE)
+constexpr bool kSveBuilt = true;
+#else
+constexpr bool kSveBuilt = false;
+std::unique_ptr<Backend> make_sve_backend() { return nullptr; }  // never called: not compiled
+#endif
+
 const std::vector<Entry>& entries() {
   static const std::vector<Entry> list = {
+      {"cuda", "-DMINIATTN_ENABLE_CUDA=ON", 50, kCudaBuilt, cuda_unsupported, make_cuda_backend,
+       "NVIDIA sm_80+: int8 mma.sync Q.K^T, ex2 softmax, bf16/int8 mma P.V, one GPU per rank"},
+      {"avx512", "-DMINIATTN_ENABLE_AVX512=ON (x86-64 builds)", 40, kAvx512Built, avx512_unsupported,
+       make_avx512_backend,
+       "AVX-512 VNNI vpdpbusd Q.K^T, 16-row exp2, fp32 FMA / bf16 vdpbf16ps (avx512_bf16) / int8 vpdpbusd P.V"},
+      {"sve", "-DMINIATTN_ENABLE_SVE=ON (aarch64 builds)", 35, kSveBuilt, sve_unsupported,
+       make_sve_backend, "Arm SVE (vector-length agnostic, tuned for A64FX): sdot Q.K^T, fexpa exp2, fmla/bfdot/udot P.V"},
       {"portable", "(always built)", 10, true, always_supported, make_portable_backend,
        "plain C++ int8 pipeline, no ISA flags"},
       {"reference", "(always built)", 0, true, always_supported, make_reference_backend,
@@ -82,6 +138,25 @@ std::unique_ptr<Backend> create_backend(std::string_view name) {
     return e.make();
   }
   throw Error("unknown backend '" + want + "'; expected auto or one of: " + known);
+}
+
+std::optional<MachinePeakRates> measure_machine_peaks(double seconds, int trials) {
+  for (const Entry* e : by_priority()) {
+    if (!e->compiled || !e->unsupported().empty()) continue;
+    const std::unique_ptr<Backend> be = e->make();
+    const KernelStudies* st = be->studies();
+    if (!st) continue;
+    MachinePeakRates m;
+    m.backend = e->name;
+    for (int i = 0; i < trials; ++i) {
+      const PeakRates r = st->peak_rates(seconds);
+      m.rates.int8_gops = std::max(m.rates.int8_gops, r.int8_gops);
+      m.rates.fp32_gflops = std::max(m.rates.fp32_gflops, r.fp32_gflops);
+      m.rates.bf16_gflops = std::max(m.rates.bf16_gflops, r.bf16_gflops);
+    }
+    if (m.rates.int8_gops > 0.0) return m;
+  }
+  return std::nullopt;
 }
 
 }  // namespace miniattn

@@ -33,10 +33,27 @@ double gops(const RunSummary& s) {
   return t > 0.0 ? s.ops / t * 1e-9 : 0.0;
 }
 
-// The peak that bounds this configuration: int8 for Q.K^T, and for P.V its own precision.
-double relevant_peak(const RunSummary& s) {
-  if (!s.peak) return 0.0;
-  return s.peak->int8_gops;
+int run_threads(const RunSummary& s) { return s.ranks * s.threads_per_rank; }
+
+// Percent of the int8 peak of all the run's threads.
+double pct_int8_peak(const RunSummary& s) {
+  return s.peak ? 100.0 * gops(s) / (s.peak->int8_gops * run_threads(s)) : NAN;
+}
+
+// The time no kernel could beat: Q.K^T (half the ops) at the int8 peak and P.V (the other half)
+// at the peak of its precision, on all the run's threads.
+double floor_seconds(const RunSummary& s) {
+  if (!s.peak) return NAN;
+  const double half = 0.5 * s.ops * 1e-9, n = run_threads(s);
+  const double pv = s.params.pv == PvPrecision::Int8   ? s.peak->int8_gops
+                    : s.params.pv == PvPrecision::Bf16 ? s.peak->bf16_gflops
+                                                       : s.peak->fp32_gflops;
+  return half / (s.peak->int8_gops * n) + half / (pv * n);
+}
+
+double pct_floor(const RunSummary& s) {
+  const double t = s.kernel_median();
+  return t > 0.0 ? 100.0 * floor_seconds(s) / t : NAN;
 }
 
 std::string yes_no(bool b) { return b ? "yes" : "no"; }
@@ -82,12 +99,13 @@ std::string format_table(const RunSummary& s) {
                      "(ops = 4 D x unmasked scores = {:.4g})\n",
                      s.kernel_median(), s.kernel_min(), s.kernel_runs.size(), gops(s), s.ops);
   if (s.peak)
-    out += fmt::format("          {:.1f}% of the measured int8 peak {:.1f} GOP/s x {} rank(s) "
-                       "({})\n",
-                       100.0 * gops(s) / (relevant_peak(s) * s.ranks), relevant_peak(s), s.ranks,
-                       s.peak->source);
+    out += fmt::format("          {:.1f}% of the int8 peak, {:.1f}% of the floor (Q.K^T at the int8 peak "
+                       "+ P.V at the {} peak); peaks per thread: int8 {:.1f} GOP/s, fp32 {:.1f}, bf16 "
+                       "{:.1f} GFLOP/s x {} thread(s) ({})\n",
+                       pct_int8_peak(s), pct_floor(s), to_string(s.params.pv), s.peak->int8_gops,
+                       s.peak->fp32_gflops, s.peak->bf16_gflops, run_threads(s), s.peak->source);
   else
-    out += "          peak: not measured for this backend\n";
+    out += "          peak: not measured (no backend with peak loops here, or MINIATTN_PEAK_SECONDS=0)\n";
   out += fmt::format("          outside the timed kernel phases: {:.6f} s (finalisation, "
                      "scheduling, threads waiting); predicted rank imbalance {:.1f}%\n",
                      s.kernel_other_max, 100.0 * s.predicted_imbalance);
@@ -108,7 +126,7 @@ std::string format_table(const RunSummary& s) {
 std::string summary_line(const RunSummary& s) {
   const AttnParams& p = s.params;
   const std::string pct =
-      s.peak ? fmt::format("{:.1f}", 100.0 * gops(s) / (relevant_peak(s) * s.ranks)) : "na";
+      s.peak ? fmt::format("{:.1f}", pct_int8_peak(s)) : "na";
   const std::string verdict =
       s.verification ? (s.verification->passed ? "PASS" : "FAIL") : std::string("none");
   return fmt::format(
@@ -168,9 +186,11 @@ std::string report_json(const RunSummary& s) {
                  {"seconds_outside_phases", s.kernel_other_max}};
   if (s.peak) {
     j["peak"] = {{"int8_gops", s.peak->int8_gops},     {"fp32_gflops", s.peak->fp32_gflops},
-                 {"bf16_gflops", s.peak->bf16_gflops}, {"bandwidth_gbs", s.peak->bandwidth_gbs},
-                 {"threads", s.peak->threads},         {"source", s.peak->source}};
-    j["kernel"]["percent_of_int8_peak"] = 100.0 * gops(s) / (relevant_peak(s) * s.ranks);
+                 {"bf16_gflops", s.peak->bf16_gflops}, {"per", "thread"},
+                 {"threads", run_threads(s)},          {"source", s.peak->source}};
+    j["kernel"]["percent_of_int8_peak"] = pct_int8_peak(s);
+    j["kernel"]["floor_seconds"] = floor_seconds(s);
+    j["kernel"]["percent_of_floor"] = pct_floor(s);
   } else {
     j["peak"] = nullptr;
   }

@@ -52,43 +52,10 @@ Problem make_problem(const ProblemShape& shape, Variant variant, PvPrecision pv,
 namespace {
 
 // Quantised operands of the whole problem, laid out like the float arrays.
-struct Quantised {
-  std::vector<int8_t> q8, k8, v8;
-  std::vector<float> q_scale, k_scale, k_mean, v_scale;
-  std::vector<uint16_t> v_bf16;
-};
+using Quantised = quant::ProblemQuant;
 
 Quantised quantise(const Problem& pr) {
-  const AttnParams& p = pr.p;
-  const int d = p.d;
-  Quantised z;
-  z.q8.resize(pr.q.size());
-  z.q_scale.resize(pr.q.size() / d);
-  z.k8.resize(pr.k.size());
-  z.k_scale.resize(pr.k.size() / d);
-  z.k_mean.resize(static_cast<std::size_t>(p.batch * p.kv_heads * d));
-  z.v_bf16.resize(pr.v.size());
-  z.v8.resize(pr.v.size());
-  z.v_scale.resize(z.k_mean.size());
-  for (int64_t bh = 0; bh < p.batch * p.heads; ++bh)
-    for (int64_t r0 = 0; r0 < p.lq; r0 += p.tile.q) {
-      const int rows = static_cast<int>(std::min<int64_t>(p.tile.q, p.lq - r0));
-      const int64_t row = bh * p.lq + r0;
-      quant::quantize_q_tile(p.qk_scales, pr.q.data() + row * d, rows, d, z.q8.data() + row * d,
-                             z.q_scale.data() + row);
-    }
-  for (int64_t g = 0; g < p.batch * p.kv_heads; ++g) {
-    const std::size_t off = static_cast<std::size_t>(g * p.lk * d);
-    quant::KvHeadQuant out;
-    out.k8 = z.k8.data() + off;
-    out.k_scale = z.k_scale.data() + g * p.lk;
-    out.k_mean = z.k_mean.data() + g * d;
-    out.v_bf16 = z.v_bf16.data() + off;
-    out.v8 = z.v8.data() + off;
-    out.v_scale = z.v_scale.data() + g * d;
-    quant::quantize_kv_head(p, pr.k.data() + off, pr.v.data() + off, p.lk, out);
-  }
-  return z;
+  return quant::quantize_problem(pr.p, pr.q.data(), pr.k.data(), pr.v.data());
 }
 
 KvBlock block_of(const Problem& pr, const Quantised& z, int64_t g, int64_t key0, int64_t n) {
@@ -192,23 +159,14 @@ std::vector<int32_t> tile_scores(const Backend& be, const Problem& pr, int64_t b
   const std::vector<std::byte> keep = pack(be, p, kv);
   AlignedBytes scratch(be.scratch_bytes(p, p.lk));
   std::vector<int32_t> s(static_cast<std::size_t>(rows) * p.lk, 0);
-  if (!be.qk_scores(p, tile_of(pr, z, b, h, row0, rows), kv, p.lk, s.data(), p.lk, scratch.data()))
+  if (!be.qk_scores(p, tile_of(pr, z, b, h, row0, rows), kv, 0, p.lk, s.data(), p.lk, scratch.data()))
     s.clear();
   return s;
 }
 
 Problem dequantised(const Problem& pr) {
-  const AttnParams& p = pr.p;
-  const int d = p.d;
-  const Quantised z = quantise(pr);
   Problem dq = pr;
-  for (std::size_t i = 0; i < dq.q.size(); ++i) dq.q[i] = z.q8[i] * z.q_scale[i / d];
-  for (std::size_t i = 0; i < dq.k.size(); ++i) dq.k[i] = z.k8[i] * z.k_scale[i / d];
-  for (std::size_t i = 0; i < dq.v.size(); ++i) {
-    const std::size_t g = i / (static_cast<std::size_t>(p.lk) * d);
-    if (p.pv == PvPrecision::Bf16) dq.v[i] = quant::bf16_to_float(z.v_bf16[i]);
-    if (p.pv == PvPrecision::Int8) dq.v[i] = z.v8[i] * z.v_scale[g * d + i % d];
-  }
+  quant::dequantise_problem(pr.p, quantise(pr), dq.q.data(), dq.k.data(), dq.v.data());
   return dq;
 }
 

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <memory>
 
-#include "driver/executor.hpp"
+#include "exec/cpu_executor.hpp"
 #include "miniattn/decomp.hpp"
 #include "miniattn/error.hpp"
 #include "miniattn/registry.hpp"

@@ -124,4 +124,48 @@ void quantize_kv_head(const AttnParams& p, const float* k, const float* v, int64
   if (p.pv == PvPrecision::Int8) quantize_v_per_channel(v, n, p.d, out.v8, out.v_scale);
 }
 
+ProblemQuant quantize_problem(const AttnParams& p, const float* q, const float* k, const float* v) {
+  const int d = p.d;
+  const std::size_t qn = static_cast<std::size_t>(p.batch * p.heads * p.lq) * d;
+  const std::size_t kn = static_cast<std::size_t>(p.batch * p.kv_heads * p.lk) * d;
+  ProblemQuant z;
+  z.q8.resize(qn);
+  z.q_scale.resize(qn / d);
+  z.k8.resize(kn);
+  z.k_scale.resize(kn / d);
+  z.k_mean.resize(static_cast<std::size_t>(p.batch * p.kv_heads * d));
+  z.v_bf16.resize(kn);
+  z.v8.resize(kn);
+  z.v_scale.resize(z.k_mean.size());
+  for (int64_t bh = 0; bh < p.batch * p.heads; ++bh)
+    for (int64_t r0 = 0; r0 < p.lq; r0 += p.tile.q) {
+      const int rows = static_cast<int>(std::min<int64_t>(p.tile.q, p.lq - r0));
+      const int64_t row = bh * p.lq + r0;
+      quantize_q_tile(p.qk_scales, q + row * d, rows, d, z.q8.data() + row * d, z.q_scale.data() + row);
+    }
+  for (int64_t g = 0; g < p.batch * p.kv_heads; ++g) {
+    const std::size_t off = static_cast<std::size_t>(g * p.lk * d);
+    KvHeadQuant out;
+    out.k8 = z.k8.data() + off;
+    out.k_scale = z.k_scale.data() + g * p.lk;
+    out.k_mean = z.k_mean.data() + g * d;
+    out.v_bf16 = z.v_bf16.data() + off;
+    out.v8 = z.v8.data() + off;
+    out.v_scale = z.v_scale.data() + g * d;
+    quantize_kv_head(p, k + off, v + off, p.lk, out);
+  }
+  return z;
+}
+
+void dequantise_problem(const AttnParams& p, const ProblemQuant& z, float* q, float* k, float* v) {
+  const std::size_t d = static_cast<std::size_t>(p.d);
+  for (std::size_t i = 0; i < z.q8.size(); ++i) q[i] = z.q8[i] * z.q_scale[i / d];
+  for (std::size_t i = 0; i < z.k8.size(); ++i) k[i] = z.k8[i] * z.k_scale[i / d];
+  for (std::size_t i = 0; i < z.k8.size(); ++i) {
+    const std::size_t g = i / (static_cast<std::size_t>(p.lk) * d);
+    if (p.pv == PvPrecision::Bf16) v[i] = bf16_to_float(z.v_bf16[i]);
+    if (p.pv == PvPrecision::Int8) v[i] = z.v8[i] * z.v_scale[g * d + i % d];
+  }
+}
+
 }  // namespace miniattn::quant

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "miniattn/attn_params.hpp"
 
@@ -44,6 +45,21 @@ struct KvHeadQuant {
 };
 void quantize_kv_head(const AttnParams& p, const float* k, const float* v, int64_t n,
                       const KvHeadQuant& out);
+
+// Every quantised operand of a whole problem (B x H x Lq x D queries, B x Hkv x Lk x D keys and
+// values), laid out like the float arrays: Q per work item of p.tile.q rows aligned to row 0 of
+// each head, K and V per KV head, as the CPU executor quantises them. For tests and checks.
+struct ProblemQuant {
+  std::vector<int8_t> q8, k8, v8;
+  std::vector<float> q_scale, k_scale, k_mean, v_scale;
+  std::vector<uint16_t> v_bf16;
+};
+ProblemQuant quantize_problem(const AttnParams& p, const float* q, const float* k, const float* v);
+
+// q, k, v (the whole problem) replaced by what the int8 pipeline multiplies: q8 * q_scale,
+// k8 * k_scale (smoothing removed: softmax is invariant to it), and V as the P.V sees it
+// (unchanged for fp32, bf16-rounded, or v8 * v_scale).
+void dequantise_problem(const AttnParams& p, const ProblemQuant& z, float* q, float* k, float* v);
 
 inline uint16_t float_to_bf16(float f) {
   uint32_t b;

@@ -392,9 +392,9 @@ class PortableBackend final : public Backend {
     return arena.used();
   }
 
-  bool qk_scores(const AttnParams& p, const QTile& q, const KvBlock& kv, int64_t n, int32_t* s,
-                 int64_t lds, std::byte*) const override {
-    qk_tile(q, kv.k8, static_cast<int>(n), p.d, s, lds);
+  bool qk_scores(const AttnParams& p, const QTile& q, const KvBlock& kv, int64_t j0, int64_t n,
+                 int32_t* s, int64_t lds, std::byte*) const override {
+    qk_tile(q, kv.k8 + j0 * p.d, static_cast<int>(n), p.d, s, lds);
     return true;
   }
 

@@ -6,11 +6,11 @@
 #include <cstdint>
 #include <vector>
 
-#include "miniattn/buffer.hpp"
+#include "exec/aligned_array.hpp"
 #include "miniattn/decomp.hpp"
 #include "miniattn/executor.hpp"
 #include "miniattn/kernel.hpp"
-#include "miniattn/timers.hpp"
+#include "miniattn/phases.hpp"
 
 namespace miniattn {
 
@@ -40,21 +40,21 @@ class CpuExecutor final : public RankExecutor {
   int threads_;
   std::size_t bytes_ = 0;
 
-  Buffer<int8_t> q8_;
-  Buffer<float> q_scale_;
-  Buffer<int8_t> k8_;
-  Buffer<float> k_scale_;
-  Buffer<float> k_mean_;
-  Buffer<uint16_t> v_bf16_;
-  Buffer<int8_t> v8_;
-  Buffer<float> v_scale_;
-  Buffer<std::byte> packed_;
+  AlignedArray<int8_t> q8_;
+  AlignedArray<float> q_scale_;
+  AlignedArray<int8_t> k8_;
+  AlignedArray<float> k_scale_;
+  AlignedArray<float> k_mean_;
+  AlignedArray<uint16_t> v_bf16_;
+  AlignedArray<int8_t> v8_;
+  AlignedArray<float> v_scale_;
+  AlignedArray<std::byte> packed_;
   std::size_t packed_stride_ = 0;  // bytes per KV head
 
   // Per thread: scratch and the row state of one tile.
   std::size_t scratch_stride_ = 0;
-  Buffer<std::byte> scratch_;
-  Buffer<float> state_;
+  AlignedArray<std::byte> scratch_;
+  AlignedArray<float> state_;
 };
 
 }  // namespace miniattn

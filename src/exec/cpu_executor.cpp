@@ -1,4 +1,4 @@
-#include "driver/executor.hpp"
+#include "exec/cpu_executor.hpp"
 
 #include <algorithm>
 #include <string>
@@ -38,29 +38,29 @@ CpuExecutor::CpuExecutor(const Backend& backend, const AttnParams& p, const Deco
   const std::size_t groups = static_cast<std::size_t>(slice.groups.size());
   const std::size_t keys = groups * static_cast<std::size_t>(p.lk);
   if (backend.quantized()) {
-    q8_.allocate("q8", rows * d);
-    q_scale_.allocate("q_scale", rows);
-    k8_.allocate("k8", keys * d);
-    k_scale_.allocate("k_scale", keys);
-    k_mean_.allocate("k_mean", groups * d);
+    q8_.allocate(rows * d);
+    q_scale_.allocate(rows);
+    k8_.allocate(keys * d);
+    k_scale_.allocate(keys);
+    k_mean_.allocate(groups * d);
     bytes_ += rows * (d + 4) + keys * (d + 4) + groups * d * 4;
     if (p.pv == PvPrecision::Bf16) {
-      v_bf16_.allocate("v_bf16", keys * d);
+      v_bf16_.allocate(keys * d);
       bytes_ += keys * d * 2;
     } else if (p.pv == PvPrecision::Int8) {
-      v8_.allocate("v8", keys * d);
-      v_scale_.allocate("v_scale", groups * d);
+      v8_.allocate(keys * d);
+      v_scale_.allocate(groups * d);
       bytes_ += keys * d + groups * d * 4;
     }
   }
   packed_stride_ = (backend.packed_kv_bytes(p, p.lk) + 63) / 64 * 64;
   if (packed_stride_ > 0) {
-    packed_.allocate("packed_kv", packed_stride_ * groups);
+    packed_.allocate(packed_stride_ * groups);
     bytes_ += packed_stride_ * groups;
   }
   scratch_stride_ = (backend.scratch_bytes(p, p.lk) + 63) / 64 * 64;
-  scratch_.allocate("scratch", scratch_stride_ * static_cast<std::size_t>(threads_));
-  state_.allocate("row_state", state_floats(p) * static_cast<std::size_t>(threads_));
+  scratch_.allocate(scratch_stride_ * static_cast<std::size_t>(threads_));
+  state_.allocate(state_floats(p) * static_cast<std::size_t>(threads_));
   bytes_ += scratch_stride_ * threads_ + state_floats(p) * 4 * threads_;
 }
 

@@ -1,0 +1,707 @@
+// avx512: INT8 attention on AVX-512 VNNI (and AVX512-BF16 for the bf16 P.V).
+//
+// Everything runs with query rows in the 16 lanes of a register ("transposed" tiles), in
+// blocks of 64 rows (4 lane groups):
+//  * Q.K^T: Q is packed per block as u8 = q8 + 128 in [D/4][64 rows][4] (one zmm per 4 channels
+//    of 16 rows); K stays in its natural [key][D] s8 layout and 4 bytes of one key are broadcast.
+//    vpdpbusd accumulates S^T[key][rows]. The accumulators start at -128 * sum_d k8[key][d], so
+//    they end at exactly q8 . k8: the int32 scores equal the portable backend's bit for bit.
+//    Register block: 4 lane groups x 4 keys = 16 independent accumulators (vpdpbusd zmm issues
+//    1/cycle with 4-5 cycles latency here), 4 Q loads + 4 broadcasts per 16 vpdpbusd.
+//  * Softmax: the row maximum is a vmaxps across key registers, exp2 runs on 16 rows of one key
+//    at a time; no horizontal reductions anywhere. The dequantisation (cvt, x k_scale) and the
+//    running maximum are the epilogue of the Q.K^T register block (timed as qk_gemm).
+//  * P.V accumulates O^T[d][rows] in a [D][64] float tile: fp32 vfmadd231ps (P^T from the
+//    softmax, V[key][d] broadcast), bf16 vdpbf16ps (P and V in key pairs), int8 vpdpbusd (P as
+//    u8 in key quads, V as s8 quads per channel, V packed once per KV head). Register block:
+//    4 lane groups x 4 channels. The alpha/beta rescales are per-lane vector multiplies.
+#include "kernels/avx512/avx512_backend.hpp"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "kernels/avx512/avx512_simd.hpp"
+#include "kernels/common/tile_math.hpp"
+#include "miniattn/clock.hpp"
+#include "miniattn/cpu_features.hpp"
+
+namespace miniattn {
+namespace {
+
+using avx512::FexpaTable;
+
+constexpr int kBlockRows = 64;  // rows per block: 4 lane groups
+constexpr int kQkKeys = 4;      // keys per Q.K^T register block
+constexpr int kPvCols = 4;      // channels per P.V register block
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+inline uint32_t load_u32(const void* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// The backend's packed form of a block of n keys: the Q.K^T corrections, and V in key pairs
+// (bf16) or quads (int8), zero-padded to whole pairs/quads.
+struct PackedKv {
+  const int32_t* corr = nullptr;  // n: 128 * sum_d k8[key][d]
+  const uint16_t* v2 = nullptr;   // [n/2][D][2]
+  const int8_t* v4 = nullptr;     // [n/4][D][4]
+};
+
+struct PackedLayoutArena {
+  int32_t* corr;
+  uint16_t* v2;
+  int8_t* v4;
+};
+
+PackedLayoutArena packed_layout(tile::Arena& a, const AttnParams& p, int64_t n) {
+  PackedLayoutArena l{};
+  l.corr = a.take<int32_t>(static_cast<std::size_t>(n));
+  if (p.pv == PvPrecision::Bf16) l.v2 = a.take<uint16_t>(static_cast<std::size_t>(round_up(n, 2) * p.d));
+  if (p.pv == PvPrecision::Int8) l.v4 = a.take<int8_t>(static_cast<std::size_t>(round_up(n, 4) * p.d));
+  return l;
+}
+
+PackedKv packed_view(const AttnParams& p, const KvBlock& kv) {
+  tile::Arena a(const_cast<std::byte*>(kv.packed));
+  const PackedLayoutArena l = packed_layout(a, p, kv.n);
+  return {l.corr, l.v2, l.v4};
+}
+
+// Per-thread scratch of one attend call (one 64-row block at a time).
+struct Work {
+  int64_t ldt = 0;           // keys held by t / p2 / p4 (a multiple of 4)
+  uint8_t* qp = nullptr;     // [D/4][64][4] Q + 128
+  float* t = nullptr;        // [ldt][64] dequantised scores, then fp32 P in place
+  uint16_t* p2 = nullptr;    // [ldt/2][64][2] bf16 P
+  uint8_t* p4 = nullptr;     // [ldt/4][64][4] u8 P
+  int32_t* raw = nullptr;    // [ldt][64] raw int32 scores (qk_scores)
+  float* ot = nullptr;       // [D][64] O^T
+  float* acc = nullptr;      // [64][D] O row-major, for merging a two_pass/unfused result
+  float* a = nullptr;        // [64] q_scale * scale * log2 e (0 on padding rows)
+  float* m = nullptr;        // [64] running (or final) maximum
+  float* l = nullptr;        // [64]
+  float* tmax = nullptr;     // [64] maximum of t in the current tile (or range)
+  float* mt = nullptr;       // [64] tile maximum in base-2 units
+  float* alpha = nullptr;    // [64]
+  float* beta = nullptr;     // [64]
+};
+
+Work carve(tile::Arena& a, int d, int64_t ldt) {
+  Work w;
+  w.ldt = ldt;
+  const std::size_t n = static_cast<std::size_t>(ldt) * kBlockRows;
+  w.qp = a.take<uint8_t>(static_cast<std::size_t>(d) * kBlockRows);
+  w.t = a.take<float>(n);
+  w.p2 = a.take<uint16_t>(n);
+  w.p4 = a.take<uint8_t>(n);
+  w.raw = a.take<int32_t>(n);
+  w.ot = a.take<float>(static_cast<std::size_t>(d) * kBlockRows);
+  w.acc = a.take<float>(static_cast<std::size_t>(d) * kBlockRows);
+  for (float** v : {&w.a, &w.m, &w.l, &w.tmax, &w.mt, &w.alpha, &w.beta}) *v = a.take<float>(kBlockRows);
+  return w;
+}
+
+int64_t work_keys(const AttnParams& p, int64_t n) {
+  return round_up(p.variant == Variant::Unfused ? std::max<int64_t>(n, 1) : p.tile.kv, 4);
+}
+
+// One block of up to 64 rows of a query tile.
+struct RowBlock {
+  int64_t row0 = 0;  // first row (within the head)
+  int rows = 0;
+  int groups = 0;    // ceil(rows / 16)
+  const int8_t* q8 = nullptr;
+  const float* q_scale = nullptr;
+};
+
+// Q as u8 (q8 + 128 = q8 ^ 0x80) in [D/4][64][4]: 4-byte words transposed; padding rows are
+// q8 = 0 (so their scores are 0, finite, and never written out).
+void pack_q(const RowBlock& b, int d, const AttnParams& p, const Work& w) {
+  const int words = d / 4;
+  auto* dst = reinterpret_cast<uint32_t*>(w.qp);
+  for (int g = 0; g < words; ++g)
+    for (int r = 0; r < kBlockRows; ++r)
+      dst[g * kBlockRows + r] =
+          r < b.rows ? (load_u32(b.q8 + static_cast<int64_t>(r) * d + 4 * g) ^ 0x80808080u) : 0x80808080u;
+  for (int r = 0; r < kBlockRows; ++r) w.a[r] = r < b.rows ? b.q_scale[r] * p.scale_log2 : 0.0f;
+}
+
+// Q.K^T for N keys starting at k (row stride d), all lane groups: either the raw int32 scores
+// to raw, or t = S * k_scale (masked entries -inf) to t and the running maximum in tmax.
+template <int M, int N, bool Raw, bool Masked>
+inline void qk_keys(const uint8_t* qp, const int8_t* k, int d, const int32_t* corr,
+                    const float* ks, float* t, int32_t* raw, __m512* tmax, int64_t first_lane) {
+  __m512i acc[M][N];
+#pragma GCC unroll 8
+  for (int n = 0; n < N; ++n) {
+    const __m512i c = _mm512_set1_epi32(-corr[n]);
+#pragma GCC unroll 4
+    for (int m = 0; m < M; ++m) acc[m][n] = c;
+  }
+  const int words = d / 4;
+  for (int g = 0; g < words; ++g) {
+    __m512i qv[M];
+#pragma GCC unroll 4
+    for (int m = 0; m < M; ++m)
+      qv[m] = _mm512_load_si512(qp + (static_cast<std::size_t>(g) * kBlockRows + 16 * m) * 4);
+#pragma GCC unroll 8
+    for (int n = 0; n < N; ++n) {
+      const __m512i kb = _mm512_set1_epi32(static_cast<int>(load_u32(k + static_cast<int64_t>(n) * d + 4 * g)));
+#pragma GCC unroll 4
+      for (int m = 0; m < M; ++m) acc[m][n] = avx512::dpbusd(acc[m][n], qv[m], kb);
+    }
+  }
+#pragma GCC unroll 8
+  for (int n = 0; n < N; ++n) {
+    if constexpr (Raw) {
+#pragma GCC unroll 4
+      for (int m = 0; m < M; ++m) _mm512_store_si512(raw + n * kBlockRows + 16 * m, acc[m][n]);
+    } else {
+      const __m512 s = _mm512_set1_ps(ks[n]);
+#pragma GCC unroll 4
+      for (int m = 0; m < M; ++m) {
+        __m512 tv = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[m][n]), s);
+        if constexpr (Masked)
+          tv = _mm512_mask_mov_ps(_mm512_set1_ps(kNegInf), avx512::rows_from(first_lane + n - 16 * m), tv);
+        _mm512_store_ps(t + n * kBlockRows + 16 * m, tv);
+        tmax[m] = _mm512_max_ps(tmax[m], tv);
+      }
+    }
+  }
+}
+
+template <int M, bool Raw, bool Masked>
+void qk_tail(int left, const uint8_t* qp, const int8_t* k, int d, const int32_t* corr,
+             const float* ks, float* t, int32_t* raw, __m512* tmax, int64_t first_lane) {
+  switch (left) {
+    case 3: return qk_keys<M, 3, Raw, Masked>(qp, k, d, corr, ks, t, raw, tmax, first_lane);
+    case 2: return qk_keys<M, 2, Raw, Masked>(qp, k, d, corr, ks, t, raw, tmax, first_lane);
+    case 1: return qk_keys<M, 1, Raw, Masked>(qp, k, d, corr, ks, t, raw, tmax, first_lane);
+    default: return;
+  }
+}
+
+// Scores of keys [j0, j0 + nc) (global indices) of the block into w.t (or w.raw), columns
+// from 0; the tile maximum of t per row into w.tmax (-inf where a row sees none of them).
+template <int M, bool Raw>
+void qk_range(const AttnParams& p, const RowBlock& b, const KvBlock& kv, const PackedKv& pk,
+              int64_t j0, int nc, const Work& w) {
+  const int d = p.d;
+  const int64_t jrel = j0 - kv.key0;
+  __m512 tmax[M];
+#pragma GCC unroll 4
+  for (int m = 0; m < M; ++m) tmax[m] = _mm512_set1_ps(kNegInf);
+  // Lane l of group g sees key j iff row0 + 16 g + l >= j - offset.
+  const int64_t lane_base = -p.causal_offset() - b.row0;
+  const int64_t last_free = p.causal ? b.row0 + p.causal_offset() : std::numeric_limits<int64_t>::max();
+  int c = 0;
+  for (; c + kQkKeys <= nc; c += kQkKeys) {
+    const int64_t j = j0 + c;
+    const int8_t* k = kv.k8 + (jrel + c) * d;
+    if (j + kQkKeys - 1 <= last_free)
+      qk_keys<M, kQkKeys, Raw, false>(w.qp, k, d, pk.corr + jrel + c, kv.k_scale + jrel + c,
+                                       w.t + c * kBlockRows, w.raw + c * kBlockRows, tmax, 0);
+    else
+      qk_keys<M, kQkKeys, Raw, true>(w.qp, k, d, pk.corr + jrel + c, kv.k_scale + jrel + c,
+                                      w.t + c * kBlockRows, w.raw + c * kBlockRows, tmax, j + lane_base);
+  }
+  if (c < nc) {
+    const int64_t j = j0 + c;
+    const int8_t* k = kv.k8 + (jrel + c) * d;
+    qk_tail<M, Raw, true>(nc - c, w.qp, k, d, pk.corr + jrel + c, kv.k_scale + jrel + c,
+                          w.t + c * kBlockRows, w.raw + c * kBlockRows, tmax,
+                          p.causal ? j + lane_base : -kBlockRows);
+  }
+  if constexpr (!Raw) {
+#pragma GCC unroll 4
+    for (int m = 0; m < M; ++m) _mm512_store_ps(w.tmax + 16 * m, tmax[m]);
+  }
+}
+
+// Base-2 tile maximum a * tmax per row (-inf where the row saw no key of the tile).
+template <int M>
+void tile_max(const Work& w) {
+#pragma GCC unroll 4
+  for (int m = 0; m < M; ++m) {
+    const __m512 tm = _mm512_load_ps(w.tmax + 16 * m);
+    const __mmask16 seen = _mm512_cmp_ps_mask(tm, _mm512_set1_ps(kNegInf), _CMP_NEQ_OQ);
+    _mm512_store_ps(w.mt + 16 * m,
+                    _mm512_mask_mul_ps(_mm512_set1_ps(kNegInf), seen, _mm512_load_ps(w.a + 16 * m), tm));
+  }
+}
+
+// P of keys [0, nc) of w.t against the maximum in w.m (fp32, bf16) or the tile maximum w.mt
+// (int8, with beta = 2^(mt - m) / 255), and l = l * alpha + sum(P). Online: first m = max(m,
+// mt), alpha = 2^(m_old - m); with KnownMax m is final and alpha = 1.
+template <int M, PvPrecision PV, Exp2Kind E, bool KnownMax>
+void softmax_tile(const Work& w, int nc, const FexpaTable& tab) {
+  const int pairs = (nc + 1) / 2, quads = (nc + 3) / 4;
+  for (int g = 0; g < M; ++g) {
+    const __m512 a = _mm512_load_ps(w.a + 16 * g);
+    const __m512 mt = _mm512_load_ps(w.mt + 16 * g);
+    const __m512 mold = _mm512_load_ps(w.m + 16 * g);
+    __m512 mnew = mold, alpha = _mm512_set1_ps(1.0f);
+    if constexpr (!KnownMax) {
+      mnew = _mm512_max_ps(mold, mt);
+      alpha = avx512::exp2_accurate(_mm512_sub_ps(mold, mnew));  // 0 from -inf, and from NaN
+      _mm512_store_ps(w.m + 16 * g, mnew);
+    }
+    _mm512_store_ps(w.alpha + 16 * g, alpha);
+    __m512 sum;
+    if constexpr (PV == PvPrecision::Int8) {
+      const __m512 negm = _mm512_sub_ps(_mm512_setzero_ps(), mt);
+      const __m512i ones = _mm512_set1_epi8(1);
+      __m512i isum = _mm512_setzero_si512();
+      for (int c4 = 0; c4 < quads; ++c4) {
+        __m512i u[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; ++j) {
+          const int c = 4 * c4 + j;
+          u[j] = c < nc ? avx512::prob_u8<E>(_mm512_fmadd_ps(a, _mm512_load_ps(w.t + c * kBlockRows + 16 * g), negm), tab)
+                        : _mm512_setzero_si512();
+        }
+        const __m512i word = avx512::pack_quad(u[0], u[1], u[2], u[3]);
+        _mm512_store_si512(w.p4 + (static_cast<std::size_t>(c4) * kBlockRows + 16 * g) * 4, word);
+        isum = avx512::dpbusd(isum, word, ones);  // the row's four u8 values, summed exactly
+      }
+      const __m512 beta = _mm512_div_ps(avx512::exp2_accurate(_mm512_sub_ps(mt, mnew)), _mm512_set1_ps(255.0f));
+      _mm512_store_ps(w.beta + 16 * g, beta);
+      sum = _mm512_mul_ps(_mm512_cvtepi32_ps(isum), beta);
+    } else if constexpr (PV == PvPrecision::Bf16) {
+      const __m512 negm = _mm512_sub_ps(_mm512_setzero_ps(), mnew);
+      // vcvtne2ps2bf16 puts key c in words 0-15 and key c + 1 in words 16-31; vpermw makes
+      // them [row][2] pairs. The rounded values (as the P.V sees them) come back as floats from
+      // the pair words: low half << 16 is key c, the high half masked is key c + 1.
+      const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23,
+                                           7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+      const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+      sum = _mm512_setzero_ps();
+      for (int cp = 0; cp < pairs; ++cp) {
+        const int c = 2 * cp;
+        const __m512 p0 = avx512::exp2_of<E>(_mm512_fmadd_ps(a, _mm512_load_ps(w.t + c * kBlockRows + 16 * g), negm), tab);
+        __m512 p1 = _mm512_setzero_ps();
+        if (c + 1 < nc)
+          p1 = avx512::exp2_of<E>(_mm512_fmadd_ps(a, _mm512_load_ps(w.t + (c + 1) * kBlockRows + 16 * g), negm), tab);
+        const __m512i pair = _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(p1, p0));
+        _mm512_store_si512(w.p2 + (static_cast<std::size_t>(cp) * kBlockRows + 16 * g) * 2, pair);
+        sum = _mm512_add_ps(sum, _mm512_castsi512_ps(_mm512_slli_epi32(pair, 16)));
+        sum = _mm512_add_ps(sum, _mm512_castsi512_ps(_mm512_and_si512(pair, high)));
+      }
+    } else {
+      const __m512 negm = _mm512_sub_ps(_mm512_setzero_ps(), mnew);
+      sum = _mm512_setzero_ps();
+      for (int c = 0; c < nc; ++c) {
+        float* tc = w.t + c * kBlockRows + 16 * g;
+        const __m512 pv = avx512::exp2_of<E>(_mm512_fmadd_ps(a, _mm512_load_ps(tc), negm), tab);
+        _mm512_store_ps(tc, pv);  // P replaces t in place
+        sum = _mm512_add_ps(sum, pv);
+      }
+    }
+    const __m512 l = _mm512_load_ps(w.l + 16 * g);
+    _mm512_store_ps(w.l + 16 * g, _mm512_fmadd_ps(l, alpha, sum));
+  }
+}
+
+// O^T *= alpha in the lane groups where some row's maximum moved.
+template <int M>
+void rescale(const Work& w, int d) {
+#pragma GCC unroll 4
+  for (int m = 0; m < M; ++m) {
+    const __m512 alpha = _mm512_load_ps(w.alpha + 16 * m);
+    if (!_mm512_cmp_ps_mask(alpha, _mm512_set1_ps(1.0f), _CMP_NEQ_UQ)) continue;
+    float* o = w.ot + 16 * m;
+    for (int x = 0; x < d; ++x, o += kBlockRows) _mm512_store_ps(o, _mm512_mul_ps(_mm512_load_ps(o), alpha));
+  }
+}
+
+// O^T += P . V for keys [jrel, jrel + nc) of the block (P from column 0 of the work buffers).
+template <int M, PvPrecision PV>
+void pv_tile(const AttnParams& p, const KvBlock& kv, const PackedKv& pk, int64_t jrel, int nc,
+             const Work& w) {
+  const int d = p.d;
+  for (int x0 = 0; x0 < d; x0 += kPvCols) {
+    if constexpr (PV == PvPrecision::Int8) {
+      __m512i acc[M][kPvCols];
+#pragma GCC unroll 4
+      for (int m = 0; m < M; ++m)
+#pragma GCC unroll 4
+        for (int j = 0; j < kPvCols; ++j) acc[m][j] = _mm512_setzero_si512();
+      const int quads = (nc + 3) / 4;
+      const int8_t* v4 = pk.v4 + ((jrel / 4) * d + x0) * 4;
+      for (int c4 = 0; c4 < quads; ++c4) {
+        __m512i pv[M];
+#pragma GCC unroll 4
+        for (int m = 0; m < M; ++m) pv[m] = _mm512_load_si512(w.p4 + (static_cast<std::size_t>(c4) * kBlockRows + 16 * m) * 4);
+#pragma GCC unroll 4
+        for (int j = 0; j < kPvCols; ++j) {
+          const __m512i vb = _mm512_set1_epi32(static_cast<int>(load_u32(v4 + (static_cast<int64_t>(c4) * d + j) * 4)));
+#pragma GCC unroll 4
+          for (int m = 0; m < M; ++m) acc[m][j] = avx512::dpbusd(acc[m][j], pv[m], vb);
+        }
+      }
+#pragma GCC unroll 4
+      for (int j = 0; j < kPvCols; ++j) {
+        const __m512 vs = _mm512_set1_ps(kv.v_scale[x0 + j]);
+#pragma GCC unroll 4
+        for (int m = 0; m < M; ++m) {
+          float* o = w.ot + static_cast<std::size_t>(x0 + j) * kBlockRows + 16 * m;
+          const __m512 f = _mm512_mul_ps(_mm512_load_ps(w.beta + 16 * m), vs);
+          _mm512_store_ps(o, _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[m][j]), f, _mm512_load_ps(o)));
+        }
+      }
+    } else {
+      __m512 acc[M][kPvCols];
+#pragma GCC unroll 4
+      for (int m = 0; m < M; ++m)
+#pragma GCC unroll 4
+        for (int j = 0; j < kPvCols; ++j)
+          acc[m][j] = _mm512_load_ps(w.ot + static_cast<std::size_t>(x0 + j) * kBlockRows + 16 * m);
+      if constexpr (PV == PvPrecision::Bf16) {
+        const int pairs = (nc + 1) / 2;
+        const uint16_t* v2 = pk.v2 + ((jrel / 2) * d + x0) * 2;
+        for (int cp = 0; cp < pairs; ++cp) {
+          __m512bh pv[M];
+#pragma GCC unroll 4
+          for (int m = 0; m < M; ++m)
+            pv[m] = (__m512bh)_mm512_load_si512(w.p2 + (static_cast<std::size_t>(cp) * kBlockRows + 16 * m) * 2);
+#pragma GCC unroll 4
+          for (int j = 0; j < kPvCols; ++j) {
+            const __m512bh vb = (__m512bh)_mm512_set1_epi32(static_cast<int>(load_u32(v2 + (static_cast<int64_t>(cp) * d + j) * 2)));
+#pragma GCC unroll 4
+            for (int m = 0; m < M; ++m) acc[m][j] = avx512::dpbf16(acc[m][j], pv[m], vb);
+          }
+        }
+      } else {
+        const float* v = kv.v + jrel * d + x0;
+        for (int c = 0; c < nc; ++c) {
+          __m512 pv[M];
+#pragma GCC unroll 4
+          for (int m = 0; m < M; ++m) pv[m] = _mm512_load_ps(w.t + c * kBlockRows + 16 * m);
+#pragma GCC unroll 4
+          for (int j = 0; j < kPvCols; ++j) {
+            const __m512 vb = _mm512_set1_ps(v[static_cast<int64_t>(c) * d + j]);
+#pragma GCC unroll 4
+            for (int m = 0; m < M; ++m) acc[m][j] = _mm512_fmadd_ps(pv[m], vb, acc[m][j]);
+          }
+        }
+      }
+#pragma GCC unroll 4
+      for (int m = 0; m < M; ++m)
+#pragma GCC unroll 4
+        for (int j = 0; j < kPvCols; ++j)
+          _mm512_store_ps(w.ot + static_cast<std::size_t>(x0 + j) * kBlockRows + 16 * m, acc[m][j]);
+    }
+  }
+}
+
+// The block's state: zero (m = -inf) or, for the fused variant in ring mode, what st holds.
+void load_state(const RowBlock& b, int d, const RowState& st, bool from_st, const Work& w) {
+  std::fill(w.ot, w.ot + static_cast<std::size_t>(d) * kBlockRows, 0.0f);
+  for (int r = 0; r < kBlockRows; ++r) {
+    w.m[r] = kNegInf;
+    w.l[r] = 0.0f;
+  }
+  if (!from_st) return;
+  for (int r = 0; r < b.rows; ++r) {
+    w.m[r] = st.m[r];
+    w.l[r] = st.l[r];
+    for (int x = 0; x < d; ++x) w.ot[static_cast<std::size_t>(x) * kBlockRows + r] = st.acc[static_cast<int64_t>(r) * d + x];
+  }
+}
+
+void store_state(const RowBlock& b, int d, const Work& w, const RowState& st) {
+  for (int r = 0; r < b.rows; ++r) {
+    if (st.m != w.m) {
+      st.m[r] = w.m[r];
+      st.l[r] = w.l[r];
+    }
+    for (int x = 0; x < d; ++x) st.acc[static_cast<int64_t>(r) * d + x] = w.ot[static_cast<std::size_t>(x) * kBlockRows + r];
+  }
+}
+
+// In-register transpose of a 16 x 16 int32 block: x[i][j] -> x[j][i] (unpack 32, unpack 64,
+// then two rounds of 128-bit lane shuffles: 64 shuffles).
+inline void transpose16(__m512i x[16]) {
+  __m512i a[16], b[16];
+  for (int i = 0; i < 8; ++i) {
+    a[2 * i] = _mm512_unpacklo_epi32(x[2 * i], x[2 * i + 1]);
+    a[2 * i + 1] = _mm512_unpackhi_epi32(x[2 * i], x[2 * i + 1]);
+  }
+  for (int g = 0; g < 4; ++g) {  // b[4g + k], lane L: column 4L + k of rows 4g..4g+3
+    b[4 * g + 0] = _mm512_unpacklo_epi64(a[4 * g], a[4 * g + 2]);
+    b[4 * g + 1] = _mm512_unpackhi_epi64(a[4 * g], a[4 * g + 2]);
+    b[4 * g + 2] = _mm512_unpacklo_epi64(a[4 * g + 1], a[4 * g + 3]);
+    b[4 * g + 3] = _mm512_unpackhi_epi64(a[4 * g + 1], a[4 * g + 3]);
+  }
+  for (int k = 0; k < 4; ++k) {
+    const __m512i e0 = _mm512_shuffle_i32x4(b[k], b[4 + k], 0x88), o0 = _mm512_shuffle_i32x4(b[k], b[4 + k], 0xDD);
+    const __m512i e1 = _mm512_shuffle_i32x4(b[8 + k], b[12 + k], 0x88), o1 = _mm512_shuffle_i32x4(b[8 + k], b[12 + k], 0xDD);
+    x[k] = _mm512_shuffle_i32x4(e0, e1, 0x88);       // lane 0: column k
+    x[8 + k] = _mm512_shuffle_i32x4(e0, e1, 0xDD);   // lane 2: column 8 + k
+    x[4 + k] = _mm512_shuffle_i32x4(o0, o1, 0x88);   // lane 1: column 4 + k
+    x[12 + k] = _mm512_shuffle_i32x4(o0, o1, 0xDD);  // lane 3: column 12 + k
+  }
+}
+
+// raw[c * 64 + r] (S^T) -> s[r * lds + c] for rows < rows, keys < nc.
+void transpose_out(const int32_t* raw, int rows, int nc, int32_t* s, int64_t lds) {
+  int c0 = 0;
+  for (; c0 + 16 <= nc; c0 += 16)
+    for (int r0 = 0; r0 < rows; r0 += 16) {
+      __m512i v[16];
+      for (int i = 0; i < 16; ++i) v[i] = _mm512_load_si512(raw + (c0 + i) * kBlockRows + r0);
+      transpose16(v);
+      for (int r = 0; r < std::min(16, rows - r0); ++r)
+        _mm512_storeu_si512(s + static_cast<int64_t>(r0 + r) * lds + c0, v[r]);
+    }
+  for (int r = 0; r < rows; ++r)
+    for (int c = c0; c < nc; ++c) s[static_cast<int64_t>(r) * lds + c] = raw[c * kBlockRows + r];
+}
+
+inline void lap(uint64_t& counter, uint64_t& t) {
+  const uint64_t now = cycle_now();
+  counter += now - t;
+  t = now;
+}
+
+template <int M, PvPrecision PV, Exp2Kind E>
+void block_fused(const AttnParams& p, const RowBlock& b, const KvBlock& kv, const PackedKv& pk,
+                 int64_t end, const Work& w, const FexpaTable& tab, TileCycles& cyc) {
+  for (int64_t j0 = kv.key0; j0 < end; j0 += p.tile.kv) {
+    const int nc = static_cast<int>(std::min<int64_t>(p.tile.kv, end - j0));
+    uint64_t t = cycle_now();
+    qk_range<M, false>(p, b, kv, pk, j0, nc, w);
+    lap(cyc.qk, t);
+    tile_max<M>(w);
+    softmax_tile<M, PV, E, false>(w, nc, tab);
+    rescale<M>(w, p.d);
+    lap(cyc.softmax, t);
+    pv_tile<M, PV>(p, kv, pk, j0 - kv.key0, nc, w);
+    lap(cyc.pv, t);
+  }
+}
+
+template <int M, PvPrecision PV, Exp2Kind E>
+void block_two_pass(const AttnParams& p, const RowBlock& b, const KvBlock& kv, const PackedKv& pk,
+                    int64_t end, const Work& w, const FexpaTable& tab, TileCycles& cyc) {
+  // Pass 1: the exact row maximum.
+  for (int64_t j0 = kv.key0; j0 < end; j0 += p.tile.kv) {
+    const int nc = static_cast<int>(std::min<int64_t>(p.tile.kv, end - j0));
+    uint64_t t = cycle_now();
+    qk_range<M, false>(p, b, kv, pk, j0, nc, w);
+    lap(cyc.qk, t);
+    tile_max<M>(w);
+    for (int r = 0; r < kBlockRows; ++r) w.m[r] = std::max(w.m[r], w.mt[r]);
+    lap(cyc.softmax, t);
+  }
+  // Pass 2: recompute S, P against the final maximum, no rescaling.
+  for (int64_t j0 = kv.key0; j0 < end; j0 += p.tile.kv) {
+    const int nc = static_cast<int>(std::min<int64_t>(p.tile.kv, end - j0));
+    uint64_t t = cycle_now();
+    qk_range<M, false>(p, b, kv, pk, j0, nc, w);
+    lap(cyc.qk, t);
+    tile_max<M>(w);
+    softmax_tile<M, PV, E, true>(w, nc, tab);
+    lap(cyc.softmax, t);
+    pv_tile<M, PV>(p, kv, pk, j0 - kv.key0, nc, w);
+    lap(cyc.pv, t);
+  }
+}
+
+template <int M, PvPrecision PV, Exp2Kind E>
+void block_unfused(const AttnParams& p, const RowBlock& b, const KvBlock& kv, const PackedKv& pk,
+                   int64_t end, const Work& w, const FexpaTable& tab, TileCycles& cyc) {
+  const int n = static_cast<int>(std::max<int64_t>(end - kv.key0, 0));
+  if (n == 0) return;
+  // 1. S (and t) of every visible key, materialised.
+  uint64_t t = cycle_now();
+  qk_range<M, false>(p, b, kv, pk, kv.key0, n, w);
+  lap(cyc.qk, t);
+  // 2. Softmax over whole rows.
+  tile_max<M>(w);
+  std::copy(w.mt, w.mt + kBlockRows, w.m);
+  softmax_tile<M, PV, E, true>(w, n, tab);
+  lap(cyc.softmax, t);
+  // 3. P.V in chunks of the K/V tile (bounds the int32 sums of the int8 path).
+  for (int j = 0; j < n; j += p.tile.kv) {
+    const int nc = std::min(p.tile.kv, n - j);
+    Work chunk = w;
+    chunk.t = w.t + static_cast<std::size_t>(j) * kBlockRows;
+    chunk.p2 = w.p2 + static_cast<std::size_t>(j) * kBlockRows;
+    chunk.p4 = w.p4 + static_cast<std::size_t>(j) * kBlockRows;
+    pv_tile<M, PV>(p, kv, pk, j, nc, chunk);
+  }
+  lap(cyc.pv, t);
+}
+
+template <int M, PvPrecision PV, Exp2Kind E>
+void attend_block(const AttnParams& p, const RowBlock& b, const KvBlock& kv, const PackedKv& pk,
+                  const RowState& st, const Work& w, const FexpaTable& tab, TileCycles& cyc) {
+  // Keys any row of the block sees (causal: the last row sees the most).
+  const int64_t end = std::min(kv.key0 + kv.n, p.visible_keys(b.row0 + b.rows - 1));
+  const bool fused = p.variant == Variant::Fused;
+  bool carried = false;
+  if (fused)
+    for (int r = 0; r < b.rows && !carried; ++r) carried = st.m[r] != kNegInf;
+  load_state(b, p.d, st, carried, w);
+  switch (p.variant) {
+    case Variant::Fused: block_fused<M, PV, E>(p, b, kv, pk, end, w, tab, cyc); break;
+    case Variant::TwoPass: block_two_pass<M, PV, E>(p, b, kv, pk, end, w, tab, cyc); break;
+    case Variant::Unfused: block_unfused<M, PV, E>(p, b, kv, pk, end, w, tab, cyc); break;
+  }
+  if (fused) {
+    store_state(b, p.d, w, st);
+  } else {
+    // A complete partial result over this block of keys: merge it into st.
+    const RowState part{w.m, w.l, w.acc};
+    store_state(b, p.d, w, part);
+    merge_row_state(st, part, b.rows, p.d);
+  }
+}
+
+template <PvPrecision PV, Exp2Kind E>
+void attend_rows(int groups, const AttnParams& p, const RowBlock& b, const KvBlock& kv,
+                 const PackedKv& pk, const RowState& st, const Work& w, const FexpaTable& tab,
+                 TileCycles& cyc) {
+  switch (groups) {
+    case 1: return attend_block<1, PV, E>(p, b, kv, pk, st, w, tab, cyc);
+    case 2: return attend_block<2, PV, E>(p, b, kv, pk, st, w, tab, cyc);
+    case 3: return attend_block<3, PV, E>(p, b, kv, pk, st, w, tab, cyc);
+    default: return attend_block<4, PV, E>(p, b, kv, pk, st, w, tab, cyc);
+  }
+}
+
+template <PvPrecision PV>
+void attend_exp2(const AttnParams& p, const RowBlock& b, const KvBlock& kv, const PackedKv& pk,
+                 const RowState& st, const Work& w, const FexpaTable& tab, TileCycles& cyc) {
+  switch (p.exp2) {
+    case Exp2Kind::Accurate: return attend_rows<PV, Exp2Kind::Accurate>(b.groups, p, b, kv, pk, st, w, tab, cyc);
+    case Exp2Kind::Fast: return attend_rows<PV, Exp2Kind::Fast>(b.groups, p, b, kv, pk, st, w, tab, cyc);
+    case Exp2Kind::Fixed: return attend_rows<PV, Exp2Kind::Fixed>(b.groups, p, b, kv, pk, st, w, tab, cyc);
+  }
+}
+
+// Blocks of up to 64 rows of a query tile.
+template <class F>
+void for_each_block(const QTile& q, F&& f) {
+  for (int r0 = 0; r0 < q.rows; r0 += kBlockRows) {
+    RowBlock b;
+    b.row0 = q.row0 + r0;
+    b.rows = std::min(kBlockRows, q.rows - r0);
+    b.groups = (b.rows + 15) / 16;
+    f(b, r0);
+  }
+}
+
+class Avx512Backend final : public Backend {
+ public:
+  std::string_view name() const override { return "avx512"; }
+
+  TileShape default_tiles(int d, PvPrecision pv) const override {
+    // 64 query rows (4 lane groups) per block. Keys per tile: t/P of 64 x Bc floats (32 KiB at
+    // 128) and O^T (D x 64 floats) stay in L1/L2; per tile there is a fixed cost (the running
+    // maximum, alpha and the O^T rescale; for int8 also the int32 -> O^T update), which longer
+    // tiles amortise: measured best at 128 keys for fp32/bf16 and 256 for int8 (docs/PERFORMANCE.md).
+    (void)d;
+    return {64, pv == PvPrecision::Int8 ? 256 : 128};
+  }
+
+  std::string check(const AttnParams& p) const override {
+    if (p.tile.kv % 4 != 0)
+      return "tile_kv = " + std::to_string(p.tile.kv) + ": avx512 needs a multiple of 4 (P.V runs on key quads)";
+    if (p.pv == PvPrecision::Bf16 && !cpu_features().avx512_bf16)
+      return "pv_precision = \"bf16\" needs AVX512-BF16, which this CPU lacks; use fp32 or int8";
+    return {};
+  }
+
+  std::size_t packed_kv_bytes(const AttnParams& p, int64_t n) const override {
+    tile::Arena a(nullptr);
+    packed_layout(a, p, n);
+    return a.used();
+  }
+
+  void pack_kv(const AttnParams& p, const KvBlock& kv, std::byte* dst) const override {
+    tile::Arena a(dst);
+    const PackedLayoutArena l = packed_layout(a, p, kv.n);
+    const int d = p.d;
+    for (int64_t c = 0; c < kv.n; ++c) {
+      int32_t s = 0;
+      for (int x = 0; x < d; ++x) s += kv.k8[c * d + x];
+      l.corr[c] = 128 * s;
+    }
+    if (l.v2) {
+      for (int64_t c = 0; c < round_up(kv.n, 2); ++c)
+        for (int x = 0; x < d; ++x)
+          l.v2[((c / 2) * d + x) * 2 + c % 2] = c < kv.n ? kv.v_bf16[c * d + x] : uint16_t{0};
+    }
+    if (l.v4) {
+      for (int64_t c = 0; c < round_up(kv.n, 4); ++c)
+        for (int x = 0; x < d; ++x)
+          l.v4[((c / 4) * d + x) * 4 + c % 4] = c < kv.n ? kv.v8[c * d + x] : int8_t{0};
+    }
+  }
+
+  std::size_t scratch_bytes(const AttnParams& p, int64_t n) const override {
+    tile::Arena a(nullptr);
+    carve(a, p.d, work_keys(p, n));
+    return a.used();
+  }
+
+  bool qk_scores(const AttnParams& p, const QTile& q, const KvBlock& kv, int64_t j_first,
+                 int64_t n, int32_t* s, int64_t lds, std::byte* scratch) const override {
+    tile::Arena a(scratch);
+    const Work w = carve(a, p.d, work_keys(p, kv.n));
+    const PackedKv pk = packed_view(p, kv);
+    AttnParams nomask = p;
+    nomask.causal = false;
+    for_each_block(q, [&](const RowBlock& b, int r0) {
+      RowBlock bb = b;
+      bb.q8 = q.q8 + static_cast<int64_t>(r0) * p.d;
+      bb.q_scale = q.q_scale + r0;
+      pack_q(bb, p.d, p, w);
+      for (int64_t j0 = 0; j0 < n; j0 += w.ldt) {
+        const int nc = static_cast<int>(std::min<int64_t>(w.ldt, n - j0));
+        qk_range<4, true>(nomask, bb, kv, pk, kv.key0 + j_first + j0, nc, w);
+        transpose_out(w.raw, bb.rows, nc, s + static_cast<int64_t>(r0) * lds + j0, lds);
+      }
+    });
+    return true;
+  }
+
+  void attend(const AttnParams& p, const QTile& q, const KvBlock& kv, const RowState& st,
+              std::byte* scratch, TileCycles& cyc) const override {
+    tile::Arena a(scratch);
+    const Work w = carve(a, p.d, work_keys(p, kv.n));
+    const PackedKv pk = packed_view(p, kv);
+    static const FexpaTable tab;
+    for_each_block(q, [&](const RowBlock& b, int r0) {
+      RowBlock bb = b;
+      bb.q8 = q.q8 + static_cast<int64_t>(r0) * p.d;
+      bb.q_scale = q.q_scale + r0;
+      const RowState sub{st.m + r0, st.l + r0, st.acc + static_cast<int64_t>(r0) * p.d};
+      uint64_t t = cycle_now();
+      pack_q(bb, p.d, p, w);
+      lap(cyc.qk, t);
+      switch (p.pv) {
+        case PvPrecision::Fp32: return attend_exp2<PvPrecision::Fp32>(p, bb, kv, pk, sub, w, tab, cyc);
+        case PvPrecision::Bf16: return attend_exp2<PvPrecision::Bf16>(p, bb, kv, pk, sub, w, tab, cyc);
+        case PvPrecision::Int8: return attend_exp2<PvPrecision::Int8>(p, bb, kv, pk, sub, w, tab, cyc);
+      }
+    });
+  }
+
+  const KernelStudies* studies() const override { return avx512_studies(); }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_avx512_backend() { return std::make_unique<Avx512Backend>(); }
+
+}  // namespace miniattn

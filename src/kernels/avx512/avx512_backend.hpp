@@ -1,0 +1,10 @@
+#pragma once
+
+#include <memory>
+
+#include "miniattn/kernel.hpp"
+
+namespace miniattn {
+std::unique_ptr<Backend> make_avx512_backend();
+const KernelStudies* avx512_studies();
+}  // namespace miniattn
