@@ -79,11 +79,14 @@ struct AttnParams {
   double unmasked_scores() const;
 };
 
-// Magnitude limits of the float32 kernels (docs/numerics.md). Every score the kernels form,
-// |q.k| * scale * log2(e), and every P.V sum, at most kv_len * max|v|, stays below
-// kMaxKernelMagnitude = 2^120, leaving 2^8 of headroom under FLT_MAX (2^128) for the
-// differences s - m and the sums of the softmax. The driver rejects inputs that could exceed it.
-inline constexpr double kMaxKernelMagnitude = 0x1p120;
+// Magnitude limits of the float32 kernels (docs/numerics.md); the driver rejects inputs that
+// could exceed them. Scaled scores |q.k| * scale * log2(e) stay below kMaxScaledScore = 2^30:
+// beyond it a float32 score is rounded by more than 64 in the exponent, so its softmax means
+// nothing, and kernels that form s - m with a fused multiply-add (avx512) can lose the row
+// maximum to the rounding residue of m (above ~2^32 its P underflows to 0). P.V sums, at most
+// kv_len * max|v|, stay below kMaxPvSum = 2^120, 2^8 under FLT_MAX.
+inline constexpr double kMaxScaledScore = 0x1p30;
+inline constexpr double kMaxPvSum = 0x1p120;
 // Largest softmax scale: beyond it scale * log2(e) is not a useful float32 multiplier.
 inline constexpr double kMaxScale = 1e30;
 

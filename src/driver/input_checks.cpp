@@ -33,21 +33,21 @@ double max_magnitude(const float* x, std::size_t n, int threads) {
 
 std::string magnitude_problem(const Deck& deck, const AttnParams& p, const InputMagnitudes& m) {
   const double score = max_scaled_score(p, m.q, m.k);
-  if (!(score <= kMaxKernelMagnitude)) {
+  if (!(score <= kMaxScaledScore)) {
     return fmt::format(
         "{} hold values up to {:.3g} and {:.3g} in magnitude: with head_dim {} and scale "
         "{:.6g}, a score q.k * scale * log2(e) could reach {:.3g} (counting the K smoothing), "
-        "beyond the {:.3g} (2^120) the float32 kernels hold; scale Q or K down, or lower "
+        "beyond the {:.3g} (2^30) that float32 softmax resolves; scale Q or K down, or lower "
         "[problem] scale",
         where(deck, fmt::format("'{}' and '{}'", deck.input.q, deck.input.k), true), m.q, m.k, p.d, p.scale, score,
-        kMaxKernelMagnitude);
+        kMaxScaledScore);
   }
   const double pv = static_cast<double>(p.lk) * m.v;
-  if (!(pv <= kMaxKernelMagnitude)) {
+  if (!(pv <= kMaxPvSum)) {
     return fmt::format(
         "{} holds values up to {:.3g} in magnitude: summed over kv_len = {} keys, P.V could "
         "reach {:.3g}, beyond the {:.3g} (2^120) the float32 kernels hold; scale V down",
-        where(deck, "'" + deck.input.v + "'", false), m.v, p.lk, pv, kMaxKernelMagnitude);
+        where(deck, "'" + deck.input.v + "'", false), m.v, p.lk, pv, kMaxPvSum);
   }
   return "";
 }

@@ -1,6 +1,6 @@
 // Numerical edge cases, for every backend (BackendKernel bodies) and for the shared pieces:
 //  * int32 scores at their extremes (D = 1024, every q8 and k8 at +-127) are exact;
-//  * scores as large as the driver's input check lets through (kMaxKernelMagnitude) give the
+//  * scores as large as the driver's input check lets through (kMaxScaledScore) give the
 //    exact softmax (P exactly 1 or 0), never Inf or NaN, in every variant and exp2 form;
 //  * int8 P.V sums at their bound (the deck's largest tile_kv, every u8 P = 255, v8 = 127);
 //  * subnormal rows quantise without overflowing 127 / amax; scale = 0 means 1/sqrt(D).
@@ -80,15 +80,15 @@ TEST_P(BackendKernel, ScoresAtTheMagnitudeLimitGiveTheExactSoftmax) {
   constexpr int kKeys = 99, kRows = 3;
   const ProblemShape s{1, 1, 1, kRows, kKeys, kMaxHeadDim, false, 0.0};
   const double scale = 1.0 / std::sqrt(static_cast<double>(s.d));
-  // max_scaled_score(p, c, c) == kMaxKernelMagnitude.
-  const double c = std::sqrt(kMaxKernelMagnitude / (2.0 * s.d * scale * 1.4426950408889634));
+  // max_scaled_score(p, c, c) == kMaxScaledScore.
+  const double c = std::sqrt(kMaxScaledScore / (2.0 * s.d * scale * 1.4426950408889634));
   const int key_pattern[3] = {0, 1, 2};  // +u, -u, w
   const int row_pattern[kRows] = {0, 1, 2};
   for (bool smooth : {false, true})
     for (PvPrecision pv : {PvPrecision::Fp32, PvPrecision::Bf16, PvPrecision::Int8}) {
       const TileShape t = be_->default_tiles(s.d, pv);
       Problem pr = problem(s, Variant::Fused, pv, Exp2Kind::Accurate, QkScales::PerToken, smooth, t);
-      ASSERT_NEAR(max_scaled_score(pr.p, c, c) / kMaxKernelMagnitude, 1.0, 1e-6);
+      ASSERT_NEAR(max_scaled_score(pr.p, c, c) / kMaxScaledScore, 1.0, 1e-6);
       for (int r = 0; r < kRows; ++r)
         for (int x = 0; x < s.d; ++x) pr.q[r * s.d + x] = static_cast<float>(c) * sign_of(row_pattern[r], x);
       for (int j = 0; j < kKeys; ++j)
