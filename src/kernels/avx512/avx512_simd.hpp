@@ -33,14 +33,16 @@ inline __m512 dpbf16(__m512 acc, __m512bh a, __m512bh b) {
 }
 
 // accurate: n = rint(x), p(r) degree-5 Horner on r = x - n with FMA, p * 2^n by vscalefps; 0
-// where x < -125 (also -inf and NaN, from masked scores): the zero mask replaces the clamps of
-// the scalar form. (x only exceeds 0 by rounding residue, where n = 0 and p(r) = 1 + O(ulp).)
+// where x < -125 (also -inf and NaN, from masked scores): the zero mask replaces the lower
+// clamp of the scalar form. x > 0 (rounding residue of s - m, which grows with the scores'
+// magnitude: +256 at scores of 2^33) is clamped to 0 as in the scalar form, so P <= 1.
 // `Scale` multiplies the result for free (folded into the coefficients): 255 for u8 P.
 template <int Scale = 1>
 inline __m512 exp2_accurate(__m512 x) {
   constexpr float k = static_cast<float>(Scale);
-  const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m512 r = _mm512_sub_ps(x, n);
+  const __m512 xc = _mm512_min_ps(x, _mm512_setzero_ps());
+  const __m512 n = _mm512_roundscale_ps(xc, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 r = _mm512_sub_ps(xc, n);
   __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(k * exp2::kAccC5), r, _mm512_set1_ps(k * exp2::kAccC4));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(k * exp2::kAccC3));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(k * exp2::kAccC2));
