@@ -180,11 +180,16 @@ inline void qk_keys(const uint32_t* qp, const std::byte* k, int64_t row_bytes, i
 #pragma GCC unroll 4
     for (int m = 0; m < M; ++m) acc[m][n] = c;
   }
+#pragma GCC unroll 2
   for (int g = 0; g < words; ++g) {
     __m256i qv[M];
 #pragma GCC unroll 4
-    for (int m = 0; m < M; ++m)
+    for (int m = 0; m < M; ++m) {
       qv[m] = _mm256_load_si256(reinterpret_cast<const __m256i*>(qp + static_cast<std::size_t>(g) * kBlockRows + kLanes * m));
+      // Held in a register for all N keys: GCC would otherwise reload it for each key, and two
+      // 256-bit loads per cycle would bound the loop (10 loads per 8 multiply-adds).
+      __asm__("" : "+x"(qv[m]));
+    }
 #pragma GCC unroll 4
     for (int n = 0; n < N; ++n) {
       const __m256i kb = _mm256_set1_epi32(static_cast<int>(load_u32(k + n * row_bytes + 4 * g)));
@@ -258,6 +263,9 @@ void qk_range(const AttnParams& p, const RowBlock& b, const KvBlock& kv, const P
 template <class Dot, int M>
 void pv_int8(const KvBlock& kv, const PackedKv& pk, int64_t jrel, int nc, int d, const Work& w) {
   const int pairs = (nc + 1) / 2;
+  const uint32_t* p16 = w.p16;
+  const float* beta = w.beta;
+  float* ot = w.ot;  // locals: the stores to O^T would otherwise reload w's pointers
   for (int x0 = 0; x0 < d; x0 += kPvCols) {
     __m256i acc[M][kPvCols];
 #pragma GCC unroll 4
@@ -265,11 +273,14 @@ void pv_int8(const KvBlock& kv, const PackedKv& pk, int64_t jrel, int nc, int d,
 #pragma GCC unroll 4
       for (int j = 0; j < kPvCols; ++j) acc[m][j] = _mm256_setzero_si256();
     const int16_t* v16 = pk.v16 + ((jrel / 2) * d + x0) * 2;
+#pragma GCC unroll 2
     for (int cp = 0; cp < pairs; ++cp) {
       __m256i pv[M];
 #pragma GCC unroll 4
-      for (int m = 0; m < M; ++m)
-        pv[m] = _mm256_load_si256(reinterpret_cast<const __m256i*>(w.p16 + static_cast<std::size_t>(cp) * kBlockRows + kLanes * m));
+      for (int m = 0; m < M; ++m) {
+        pv[m] = _mm256_load_si256(reinterpret_cast<const __m256i*>(p16 + static_cast<std::size_t>(cp) * kBlockRows + kLanes * m));
+        __asm__("" : "+x"(pv[m]));  // one load for kPvCols steps (see qk_keys)
+      }
 #pragma GCC unroll 4
       for (int j = 0; j < kPvCols; ++j) {
         const __m256i vb = _mm256_set1_epi32(static_cast<int>(load_u32(v16 + (static_cast<int64_t>(cp) * d + j) * 2)));
@@ -282,11 +293,46 @@ void pv_int8(const KvBlock& kv, const PackedKv& pk, int64_t jrel, int nc, int d,
       const __m256 vs = _mm256_set1_ps(kv.v_scale[x0 + j]);
 #pragma GCC unroll 4
       for (int m = 0; m < M; ++m) {
-        float* o = w.ot + static_cast<std::size_t>(x0 + j) * kBlockRows + kLanes * m;
-        const __m256 f = _mm256_mul_ps(_mm256_load_ps(w.beta + kLanes * m), vs);
+        float* o = ot + static_cast<std::size_t>(x0 + j) * kBlockRows + kLanes * m;
+        const __m256 f = _mm256_mul_ps(_mm256_load_ps(beta + kLanes * m), vs);
         _mm256_store_ps(o, _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[m][j]), f, _mm256_load_ps(o)));
       }
     }
+  }
+}
+
+// O^T += P . V in fp32 (also the emulated bf16: P and V hold bf16 values), V[key][d] rows from
+// v, P^T from w.t. Not inlined: one call per tile, and its loop stays readable in a disassembly.
+template <int M>
+__attribute__((noinline)) void pv_float(const float* v, int nc, int d, const Work& w) {
+  const float* pt = w.t;
+  float* ot = w.ot;  // locals: the stores to O^T would otherwise reload w's pointers
+  for (int x0 = 0; x0 < d; x0 += kPvCols) {
+    __m256 acc[M][kPvCols];
+#pragma GCC unroll 4
+    for (int m = 0; m < M; ++m)
+#pragma GCC unroll 4
+      for (int j = 0; j < kPvCols; ++j)
+        acc[m][j] = _mm256_load_ps(ot + static_cast<std::size_t>(x0 + j) * kBlockRows + kLanes * m);
+    for (int c = 0; c < nc; ++c) {
+      __m256 pv[M];
+#pragma GCC unroll 4
+      for (int m = 0; m < M; ++m) {
+        pv[m] = _mm256_load_ps(pt + c * kBlockRows + kLanes * m);
+        __asm__("" : "+x"(pv[m]));  // one load for kPvCols FMAs (see qk_keys)
+      }
+#pragma GCC unroll 4
+      for (int j = 0; j < kPvCols; ++j) {
+        const __m256 vb = _mm256_broadcast_ss(v + static_cast<int64_t>(c) * d + x0 + j);
+#pragma GCC unroll 4
+        for (int m = 0; m < M; ++m) acc[m][j] = _mm256_fmadd_ps(pv[m], vb, acc[m][j]);
+      }
+    }
+#pragma GCC unroll 4
+    for (int m = 0; m < M; ++m)
+#pragma GCC unroll 4
+      for (int j = 0; j < kPvCols; ++j)
+        _mm256_store_ps(ot + static_cast<std::size_t>(x0 + j) * kBlockRows + kLanes * m, acc[m][j]);
   }
 }
 
@@ -405,35 +451,8 @@ struct Kernels {
   static void pv_tile(const AttnParams& p, const KvBlock& kv, const PackedKv& pk, int64_t jrel, int nc,
                       const Work& w) {
     const int d = p.d;
-    if constexpr (PV == PvPrecision::Int8) {
-      w.ops->pv8[M - 1](kv, pk, jrel, nc, d, w);
-    } else {
-      const float* v = (PV == PvPrecision::Bf16 ? pk.vf : kv.v) + jrel * d;
-      for (int x0 = 0; x0 < d; x0 += kPvCols) {
-        __m256 acc[M][kPvCols];
-#pragma GCC unroll 4
-        for (int m = 0; m < M; ++m)
-#pragma GCC unroll 4
-          for (int j = 0; j < kPvCols; ++j)
-            acc[m][j] = _mm256_load_ps(w.ot + static_cast<std::size_t>(x0 + j) * kBlockRows + kLanes * m);
-        for (int c = 0; c < nc; ++c) {
-          __m256 pv[M];
-#pragma GCC unroll 4
-          for (int m = 0; m < M; ++m) pv[m] = _mm256_load_ps(w.t + c * kBlockRows + kLanes * m);
-#pragma GCC unroll 4
-          for (int j = 0; j < kPvCols; ++j) {
-            const __m256 vb = _mm256_broadcast_ss(v + static_cast<int64_t>(c) * d + x0 + j);
-#pragma GCC unroll 4
-            for (int m = 0; m < M; ++m) acc[m][j] = _mm256_fmadd_ps(pv[m], vb, acc[m][j]);
-          }
-        }
-#pragma GCC unroll 4
-        for (int m = 0; m < M; ++m)
-#pragma GCC unroll 4
-          for (int j = 0; j < kPvCols; ++j)
-            _mm256_store_ps(w.ot + static_cast<std::size_t>(x0 + j) * kBlockRows + kLanes * m, acc[m][j]);
-      }
-    }
+    if constexpr (PV == PvPrecision::Int8) w.ops->pv8[M - 1](kv, pk, jrel, nc, d, w);
+    else pv_float<M>((PV == PvPrecision::Bf16 ? pk.vf : kv.v) + jrel * d, nc, d, w);
   }
 
   // w with its P buffers starting at key j (a multiple of the even K/V tile).

@@ -31,7 +31,15 @@ namespace miniattn::avx2 {
 // on ymm registers: identical results, for testing the VNNI code path on AVX-512 machines.
 // ---------------------------------------------------------------------------------------------
 inline __m256i madd16(__m256i acc, __m256i a, __m256i b) {
+#if defined(__GNUC__) && !defined(__clang__)
+  // GCC 12 writes vpaddd's sum to a fresh register and copies it back to the accumulator (one
+  // vmovdqa per step); asm with a read-write accumulator keeps it in place.
+  __m256i t;
+  __asm__("vpmaddwd %[a], %[b], %[t]\n\tvpaddd %[t], %[acc], %[acc]" : [acc] "+x"(acc), [t] "=&x"(t) : [a] "x"(a), [b] "x"(b));
+  return acc;
+#else
   return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
+#endif
 }
 
 template <bool Evex>
@@ -65,8 +73,8 @@ inline __m256 scale_by(__m256 y, __m256 t) {
 }
 
 // accurate: n = rint(x) by the magic sum (the scalar form's round_nearest, so the same n and r),
-// p(r) degree-5 Horner with FMA, p * 2^n as an exponent add. Bitwise the scalar form (with FMA)
-// on [-125, 0]. `Scale` multiplies the result for free (folded into the coefficients).
+// p(r) degree-5 Horner with FMA, p * 2^n as an exponent add: bitwise the scalar form compiled
+// with FMA, on [-125, 0]. `Scale` multiplies the result for free (folded into the coefficients).
 template <int Scale = 1>
 inline __m256 exp2_accurate(__m256 x) {
   constexpr float k = static_cast<float>(Scale);
