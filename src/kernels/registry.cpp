@@ -16,6 +16,9 @@
 #if defined(MINIATTN_HAVE_AVX512)
 #include "kernels/avx512/avx512_backend.hpp"
 #endif
+#if defined(MINIATTN_HAVE_AVX2)
+#include "kernels/avx2/avx2_backend.hpp"
+#endif
 #include "miniattn/cpu_features.hpp"
 #include "miniattn/error.hpp"
 
@@ -67,6 +70,15 @@ constexpr bool kAvx512Built = false;
 std::unique_ptr<Backend> make_avx512_backend() { return nullptr; }  // never called: not compiled
 #endif
 
+#if defined(MINIATTN_HAVE_AVX2)
+constexpr bool kAvx2Built = true;
+std::string avx2_unsupported_here() { return avx2_unsupported(avx2_dot_for_cpu()); }
+#else
+constexpr bool kAvx2Built = false;
+std::string avx2_unsupported_here() { return "not built"; }     // never called: not compiled
+std::unique_ptr<Backend> make_avx2_backend() { return nullptr; }  // never called: not compiled
+#endif
+
 #if defined(MINIATTN_HAVE_SVE)
 constexpr bool kSveBuilt = true;
 #else
@@ -83,6 +95,10 @@ const std::vector<Entry>& entries() {
        "AVX-512 VNNI vpdpbusd Q.K^T, 16-row exp2, fp32 FMA / bf16 vdpbf16ps (avx512_bf16) / int8 vpdpbusd P.V"},
       {"sve", "-DMINIATTN_ENABLE_SVE=ON (aarch64 builds)", 35, kSveBuilt, sve_unsupported,
        make_sve_backend, "Arm SVE (vector-length agnostic, tuned for A64FX): sdot Q.K^T, fexpa exp2, fmla/bfdot/udot P.V"},
+      {"avx2", "-DMINIATTN_ENABLE_AVX2=ON (x86-64 builds)", 30, kAvx2Built, avx2_unsupported_here,
+       [] { return make_avx2_backend(); },
+       "AVX2 + FMA: int16 vpmaddwd Q.K^T (AVX-VNNI vpdpbusd where present), 8-row exp2, fp32 FMA / "
+       "emulated bf16 / int16 vpmaddwd (vpdpwssd) P.V"},
       {"portable", "(always built)", 10, true, always_supported, make_portable_backend,
        "plain C++ int8 pipeline, no ISA flags"},
       {"reference", "(always built)", 0, true, always_supported, make_reference_backend,

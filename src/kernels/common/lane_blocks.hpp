@@ -1,0 +1,253 @@
+// The ISA-free driver of the "rows in lanes" CPU kernels (avx512, avx2). A query tile is cut
+// into blocks of K::kBlockRows rows; each block keeps its online-softmax state transposed in the
+// backend's Work (O^T as [D][kBlockRows] floats, m and l per row), runs the fused, two_pass or
+// unfused schedule over the keys of one K/V block with the backend's kernels, and hands the
+// state back to the caller's RowState (or merges its partial result into it).
+//
+// K is the backend's kernel set: a struct with
+//   kBlockRows, kLanes                     rows per block, rows per vector register
+//   Work, Packed, Consts                   per-thread scratch view, packed K/V view, constants
+//   pack_q(RowBlock, d, p, Work)           Q of the block in the kernels' layout, w.a
+//   qk_range<M, Raw>(p, b, kv, pk, j0, nc, w)  scores of keys [j0, j0 + nc): t and tmax (or raw)
+//   tile_max<M>(w)                         mt = a * tmax (-inf where no key was seen)
+//   softmax_tile<M, PV, E, KnownMax>(w, nc, consts)  P, l, alpha (and beta for int8)
+//   rescale<M>(w, d)                       O^T *= alpha
+//   pv_tile<M, PV>(p, kv, pk, jrel, nc, w) O^T += P . V
+//   chunk(w, j) -> Work                    w with its P buffers starting at key j (unfused)
+//   transpose_out(raw, rows, nc, s, lds)   S^T -> S (qk_scores)
+// and Work with the members ot, acc, m, l, mt, ldt. M is the number of lane groups in use.
+//
+// Everything here sits in an unnamed namespace: the backends compile it with their own ISA
+// flags, and no out-of-line copy may be shared between them (or with the portable code).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#include "kernels/common/tile_math.hpp"
+#include "miniattn/clock.hpp"
+#include "miniattn/kernel.hpp"
+
+namespace miniattn::lanes {
+namespace {
+
+inline constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+inline uint32_t load_u32(const void* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// Adds the time since *t to a phase counter and restarts the clock.
+inline void lap(uint64_t& counter, uint64_t& t) {
+  const uint64_t now = cycle_now();
+  counter += now - t;
+  t = now;
+}
+
+// One block of up to kBlockRows rows of a query tile.
+struct RowBlock {
+  int64_t row0 = 0;  // first row (within the head)
+  int rows = 0;
+  int groups = 0;    // lane groups in use: ceil(rows / kLanes)
+  const int8_t* q8 = nullptr;
+  const float* q_scale = nullptr;
+};
+
+// Blocks of up to kBlockRows rows of a query tile; f(block, first row within the tile).
+template <class K, class F>
+void for_each_block(const QTile& q, int d, F&& f) {
+  for (int r0 = 0; r0 < q.rows; r0 += K::kBlockRows) {
+    RowBlock b;
+    b.row0 = q.row0 + r0;
+    b.rows = std::min(K::kBlockRows, q.rows - r0);
+    b.groups = (b.rows + K::kLanes - 1) / K::kLanes;
+    b.q8 = q.q8 + static_cast<int64_t>(r0) * d;
+    b.q_scale = q.q_scale + r0;
+    f(b, r0);
+  }
+}
+
+// The block's state: zero (m = -inf) or, for the fused variant in ring mode, what st holds.
+template <class K>
+void load_state(const RowBlock& b, int d, const RowState& st, bool from_st, const typename K::Work& w) {
+  constexpr int R = K::kBlockRows;
+  std::fill(w.ot, w.ot + static_cast<std::size_t>(d) * R, 0.0f);
+  for (int r = 0; r < R; ++r) {
+    w.m[r] = kNegInf;
+    w.l[r] = 0.0f;
+  }
+  if (!from_st) return;
+  for (int r = 0; r < b.rows; ++r) {
+    w.m[r] = st.m[r];
+    w.l[r] = st.l[r];
+    for (int x = 0; x < d; ++x) w.ot[static_cast<std::size_t>(x) * R + r] = st.acc[static_cast<int64_t>(r) * d + x];
+  }
+}
+
+template <class K>
+void store_state(const RowBlock& b, int d, const typename K::Work& w, const RowState& st) {
+  constexpr int R = K::kBlockRows;
+  for (int r = 0; r < b.rows; ++r) {
+    if (st.m != w.m) {
+      st.m[r] = w.m[r];
+      st.l[r] = w.l[r];
+    }
+    for (int x = 0; x < d; ++x) st.acc[static_cast<int64_t>(r) * d + x] = w.ot[static_cast<std::size_t>(x) * R + r];
+  }
+}
+
+template <class K, int M, PvPrecision PV, Exp2Kind E>
+void block_fused(const AttnParams& p, const KvBlock& kv, const typename K::Packed& pk, const RowBlock& b,
+                 int64_t end, const typename K::Work& w, const typename K::Consts& c, TileCycles& cyc) {
+  for (int64_t j0 = kv.key0; j0 < end; j0 += p.tile.kv) {
+    const int nc = static_cast<int>(std::min<int64_t>(p.tile.kv, end - j0));
+    uint64_t t = cycle_now();
+    K::template qk_range<M, false>(p, b, kv, pk, j0, nc, w);
+    lap(cyc.qk, t);
+    K::template tile_max<M>(w);
+    K::template softmax_tile<M, PV, E, false>(w, nc, c);
+    K::template rescale<M>(w, p.d);
+    lap(cyc.softmax, t);
+    K::template pv_tile<M, PV>(p, kv, pk, j0 - kv.key0, nc, w);
+    lap(cyc.pv, t);
+  }
+}
+
+template <class K, int M, PvPrecision PV, Exp2Kind E>
+void block_two_pass(const AttnParams& p, const KvBlock& kv, const typename K::Packed& pk, const RowBlock& b,
+                    int64_t end, const typename K::Work& w, const typename K::Consts& c, TileCycles& cyc) {
+  // Pass 1: the exact row maximum.
+  for (int64_t j0 = kv.key0; j0 < end; j0 += p.tile.kv) {
+    const int nc = static_cast<int>(std::min<int64_t>(p.tile.kv, end - j0));
+    uint64_t t = cycle_now();
+    K::template qk_range<M, false>(p, b, kv, pk, j0, nc, w);
+    lap(cyc.qk, t);
+    K::template tile_max<M>(w);
+    for (int r = 0; r < K::kBlockRows; ++r) w.m[r] = std::max(w.m[r], w.mt[r]);
+    lap(cyc.softmax, t);
+  }
+  // Pass 2: recompute S, P against the final maximum, no rescaling.
+  for (int64_t j0 = kv.key0; j0 < end; j0 += p.tile.kv) {
+    const int nc = static_cast<int>(std::min<int64_t>(p.tile.kv, end - j0));
+    uint64_t t = cycle_now();
+    K::template qk_range<M, false>(p, b, kv, pk, j0, nc, w);
+    lap(cyc.qk, t);
+    K::template tile_max<M>(w);
+    K::template softmax_tile<M, PV, E, true>(w, nc, c);
+    lap(cyc.softmax, t);
+    K::template pv_tile<M, PV>(p, kv, pk, j0 - kv.key0, nc, w);
+    lap(cyc.pv, t);
+  }
+}
+
+template <class K, int M, PvPrecision PV, Exp2Kind E>
+void block_unfused(const AttnParams& p, const KvBlock& kv, const typename K::Packed& pk, const RowBlock& b,
+                   int64_t end, const typename K::Work& w, const typename K::Consts& c, TileCycles& cyc) {
+  const int n = static_cast<int>(std::max<int64_t>(end - kv.key0, 0));
+  if (n == 0) return;
+  // 1. S (and t) of every visible key, materialised.
+  uint64_t t = cycle_now();
+  K::template qk_range<M, false>(p, b, kv, pk, kv.key0, n, w);
+  lap(cyc.qk, t);
+  // 2. Softmax over whole rows.
+  K::template tile_max<M>(w);
+  std::copy(w.mt, w.mt + K::kBlockRows, w.m);
+  K::template softmax_tile<M, PV, E, true>(w, n, c);
+  lap(cyc.softmax, t);
+  // 3. P.V in chunks of the K/V tile (bounds the int32 sums of the int8 path).
+  for (int j = 0; j < n; j += p.tile.kv)
+    K::template pv_tile<M, PV>(p, kv, pk, j, std::min(p.tile.kv, n - j), K::chunk(w, j));
+  lap(cyc.pv, t);
+}
+
+template <class K, int M, PvPrecision PV, Exp2Kind E>
+void attend_block(const AttnParams& p, const KvBlock& kv, const typename K::Packed& pk, const RowBlock& b,
+                  const RowState& st, const typename K::Work& w, const typename K::Consts& c, TileCycles& cyc) {
+  // Keys any row of the block sees (causal: the last row sees the most).
+  const int64_t end = std::min(kv.key0 + kv.n, p.visible_keys(b.row0 + b.rows - 1));
+  const bool fused = p.variant == Variant::Fused;
+  bool carried = false;
+  if (fused)
+    for (int r = 0; r < b.rows && !carried; ++r) carried = st.m[r] != kNegInf;
+  load_state<K>(b, p.d, st, carried, w);
+  switch (p.variant) {
+    case Variant::Fused: block_fused<K, M, PV, E>(p, kv, pk, b, end, w, c, cyc); break;
+    case Variant::TwoPass: block_two_pass<K, M, PV, E>(p, kv, pk, b, end, w, c, cyc); break;
+    case Variant::Unfused: block_unfused<K, M, PV, E>(p, kv, pk, b, end, w, c, cyc); break;
+  }
+  if (fused) {
+    store_state<K>(b, p.d, w, st);
+  } else {
+    // A complete partial result over this block of keys: merge it into st.
+    const RowState part{w.m, w.l, w.acc};
+    store_state<K>(b, p.d, w, part);
+    merge_row_state(st, part, b.rows, p.d);
+  }
+}
+
+// Runtime (lane groups, exp2 form) -> template parameters, at one switch.
+template <class K, PvPrecision PV, Exp2Kind E>
+void attend_groups(const AttnParams& p, const KvBlock& kv, const typename K::Packed& pk, const RowBlock& b,
+                   const RowState& st, const typename K::Work& w, const typename K::Consts& c, TileCycles& cyc) {
+  static_assert(K::kBlockRows == 4 * K::kLanes, "blocks of four lane groups");
+  switch (b.groups) {
+    case 1: return attend_block<K, 1, PV, E>(p, kv, pk, b, st, w, c, cyc);
+    case 2: return attend_block<K, 2, PV, E>(p, kv, pk, b, st, w, c, cyc);
+    case 3: return attend_block<K, 3, PV, E>(p, kv, pk, b, st, w, c, cyc);
+    default: return attend_block<K, 4, PV, E>(p, kv, pk, b, st, w, c, cyc);
+  }
+}
+
+template <class K, PvPrecision PV>
+void attend_exp2(const AttnParams& p, const KvBlock& kv, const typename K::Packed& pk, const RowBlock& b,
+                 const RowState& st, const typename K::Work& w, const typename K::Consts& c, TileCycles& cyc) {
+  switch (p.exp2) {
+    case Exp2Kind::Accurate: return attend_groups<K, PV, Exp2Kind::Accurate>(p, kv, pk, b, st, w, c, cyc);
+    case Exp2Kind::Fast: return attend_groups<K, PV, Exp2Kind::Fast>(p, kv, pk, b, st, w, c, cyc);
+    case Exp2Kind::Fixed: return attend_groups<K, PV, Exp2Kind::Fixed>(p, kv, pk, b, st, w, c, cyc);
+  }
+}
+
+// Backend::attend: every block of the tile against the K/V block, merged into st (w and pk: the
+// backend's views of its scratch and of kv.packed).
+template <class K>
+void attend_tile(const AttnParams& p, const QTile& q, const KvBlock& kv, const typename K::Packed& pk,
+                 const RowState& st, const typename K::Work& w, const typename K::Consts& c, TileCycles& cyc) {
+  for_each_block<K>(q, p.d, [&](const RowBlock& b, int r0) {
+    const RowState sub{st.m + r0, st.l + r0, st.acc + static_cast<int64_t>(r0) * p.d};
+    uint64_t t = cycle_now();
+    K::pack_q(b, p.d, p, w);
+    lap(cyc.qk, t);
+    switch (p.pv) {
+      case PvPrecision::Fp32: return attend_exp2<K, PvPrecision::Fp32>(p, kv, pk, b, sub, w, c, cyc);
+      case PvPrecision::Bf16: return attend_exp2<K, PvPrecision::Bf16>(p, kv, pk, b, sub, w, c, cyc);
+      case PvPrecision::Int8: return attend_exp2<K, PvPrecision::Int8>(p, kv, pk, b, sub, w, c, cyc);
+    }
+  });
+}
+
+// Backend::qk_scores: raw int32 scores of keys [j_first, j_first + n) of the block, no mask, in
+// chunks of the scratch's key capacity, transposed out to s (row stride lds).
+template <class K>
+void scores_tile(const AttnParams& p, const QTile& q, const KvBlock& kv, const typename K::Packed& pk,
+                 int64_t j_first, int64_t n, int32_t* s, int64_t lds, const typename K::Work& w) {
+  AttnParams nomask = p;
+  nomask.causal = false;
+  for_each_block<K>(q, p.d, [&](const RowBlock& b, int r0) {
+    K::pack_q(b, p.d, p, w);
+    for (int64_t j0 = 0; j0 < n; j0 += w.ldt) {
+      const int nc = static_cast<int>(std::min<int64_t>(w.ldt, n - j0));
+      K::template qk_range<4, true>(nomask, b, kv, pk, kv.key0 + j_first + j0, nc, w);
+      K::transpose_out(w.raw, b.rows, nc, s + static_cast<int64_t>(r0) * lds + j0, lds);
+    }
+  });
+}
+
+}  // namespace
+}  // namespace miniattn::lanes
