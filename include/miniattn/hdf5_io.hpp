@@ -47,6 +47,9 @@ class H5Reader {
 
   // Collective. Rows [rows.begin, rows.end) into dst (row stride layout.d), converted to float.
   void read_rows(const std::string& dataset, const RowLayout& layout, Range rows, float* dst);
+  // Collective. Several ranges of rows in one transfer, stored back to back in dst.
+  void read_rows(const std::string& dataset, const RowLayout& layout, const RowSet& rows,
+                 float* dst);
 
  private:
   const Comm& comm_;
@@ -67,6 +70,9 @@ class H5Writer {
   // Collective: creates the dataset and writes rows [rows.begin, rows.end) from src.
   void write_rows(const std::string& dataset, const RowLayout& layout, Range rows, const float* src,
                   FileDtype dtype = FileDtype::Float32);
+  // Collective. Several ranges of rows, stored back to back in src, in one transfer.
+  void write_rows(const std::string& dataset, const RowLayout& layout, const RowSet& rows,
+                  const float* src, FileDtype dtype = FileDtype::Float32);
   // Collective: every rank passes the same values. Creates the group if it does not exist.
   void write_attributes(const std::string& object, const std::vector<NamedAttr>& attrs);
   // Collective: /timing/seconds (ranks x phases) float64 with attributes phases and units.
