@@ -73,6 +73,37 @@ TEST(Decomp, CausalCostIsBalanced) {
   EXPECT_NEAR(d2.rank_cost(0), d2.rank_cost(1), 0.02 * d2.rank_cost(0));
 }
 
+TEST(Decomp, GqaGroupsAreNotSplitWhenBalanceAllowsIt) {
+  // 201 KV heads over 2 ranks: the cost cut falls in the middle of KV head 100, half a head
+  // (0.5% of a rank's share) from a boundary: the cut moves there, no KV head is read twice.
+  const AttnParams p = params(1, 402, 201, 256, 256, false, {64, 64});
+  const Decomposition d(p, 2);
+  EXPECT_EQ(d.rank_kv_groups(0).end, d.rank_kv_groups(1).begin);
+  EXPECT_LT(d.predicted_imbalance(), 0.01);
+  // 3 KV heads over 2 ranks: a boundary is a third of a share away; balance wins, the middle
+  // head is split.
+  const AttnParams q = params(1, 6, 3, 256, 256, false, {64, 64});
+  const Decomposition e(q, 2);
+  EXPECT_EQ(e.rank_kv_groups(0).end, e.rank_kv_groups(1).begin + 1);
+  EXPECT_LT(e.predicted_imbalance(), 0.01);
+}
+
+TEST(Decomp, RowSetMapsBufferIndicesBothWays) {
+  RowSet s;
+  s.add({5, 8});
+  s.add({8, 10});   // touches: merged
+  s.add({20, 22});
+  s.add({30, 30});  // empty: ignored
+  ASSERT_EQ(s.ranges.size(), 2u);
+  EXPECT_EQ(s.size(), 7);
+  EXPECT_EQ(s.local(5), 0);
+  EXPECT_EQ(s.local(9), 4);
+  EXPECT_EQ(s.local(21), 6);
+  EXPECT_EQ(s.local(10), -1);
+  EXPECT_EQ(s.local(4), -1);
+  for (int64_t i = 0; i < s.size(); ++i) EXPECT_EQ(s.local(s.global(i)), i);
+}
+
 TEST(Decomp, MoreRanksThanItemsLeavesSomeEmpty) {
   const AttnParams p = params(1, 1, 1, 10, 10, false, {64, 64});
   const Decomposition d(p, 4);
