@@ -1,4 +1,4 @@
-# Ring mode (kv_mode = "ring") against the replicated mode, included by CMakeLists.txt here (it
+# Scale-out tests: ring mode (kv_mode = "ring") against the replicated mode, included by CMakeLists.txt here (it
 # uses miniattn_add_mpi_test). The two modes sum the same products in another order (the K/V
 # blocks come round the ring in a rotated order, and the K smoothing mean is a sum of per-shard
 # sums), so O agrees to the rounding of P's format, not bitwise:
@@ -69,3 +69,13 @@ miniattn_add_mpi_test(mpi_ring_bad_size_np4
           "--message=ring_size = 3 must divide the number of ranks \\(4\\)" --no-file ring_bad_out.h5
           -- ${_run} 4 ${MINIATTN_MPI_FLAGS} $<TARGET_FILE:miniattn> ${_decks}/determinism.toml
              ${_ring} --set run.ring_size=3 --set output.file=\"ring_bad_out.h5\")
+
+# --- scripts/scaling.py: the dry run's commands, and a tiny real study making CSV and PNG ----
+miniattn_add_mpi_test(scaling_script_dry_run
+  COMMAND ${MINIATTN_PYTHON} ${_here}/check_scaling.py dry-run ${PROJECT_SOURCE_DIR}
+          $<TARGET_FILE:miniattn> scaling_dry)
+miniattn_add_mpi_test(scaling_script_tiny_study
+  COMMAND ${MINIATTN_PYTHON} ${_here}/check_scaling.py run ${PROJECT_SOURCE_DIR}
+          $<TARGET_FILE:miniattn> scaling_tiny
+          "${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} {np} ${MINIATTN_MPI_FLAGS} {cmd}")
+set_tests_properties(scaling_script_tiny_study PROPERTIES PROCESSORS 2)
