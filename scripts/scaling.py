@@ -45,6 +45,29 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHASES = ["read", "quantize", "pack", "qk_gemm", "softmax", "pv_gemm", "comm", "write"]
 
 
+def cpu_idle(seconds=2.0):
+    """Fraction of the machine's CPU time that was idle over a short sample (Linux)."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return v[3] + v[4], sum(v)  # idle + iowait, total
+    i0, t0 = sample()
+    time.sleep(seconds)
+    i1, t1 = sample()
+    return (i1 - i0) / max(1, t1 - t0)
+
+
+def wait_idle(threshold, timeout):
+    """Waits until the CPU is at least `threshold` idle (other users' jobs done); returns the
+    idle fraction seen last (the run goes ahead after `timeout` seconds regardless)."""
+    t_end = time.time() + timeout
+    idle = cpu_idle()
+    while idle < threshold and time.time() < t_end:
+        time.sleep(5)
+        idle = cpu_idle()
+    return idle
+
+
 def parse_list(text):
     return [int(x) for x in text.split(",") if x.strip()]
 
@@ -304,6 +327,10 @@ def main():
     ap.add_argument("--cores-per-node", type=int, default=48, help="pjsub node count (A64FX: 48)")
     ap.add_argument("--out", default="scaling_out", help="output folder")
     ap.add_argument("--keep-output", action="store_true", help="keep each run's HDF5 output")
+    ap.add_argument("--wait-idle", type=float, default=0.0, metavar="FRACTION",
+                    help="before each run, wait until the CPU is this idle (e.g. 0.9) on a "
+                         "shared machine, at most --wait-timeout seconds")
+    ap.add_argument("--wait-timeout", type=float, default=900.0)
     ap.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     ap.add_argument("--collect-only", action="store_true",
                     help="only build the CSV and plots from the reports already in --out")
@@ -344,7 +371,10 @@ def main():
     rows, failed = [], 0
     t_start = time.time()
     for i, r in enumerate(runs, 1):
+        idle = float("nan")
         if not args.collect_only:
+            if args.wait_idle > 0:
+                idle = wait_idle(args.wait_idle, args.wait_timeout)
             log = os.path.join(args.out, "runs", r["tag"] + ".log")
             t0 = time.time()
             with open(log, "w") as f:
@@ -364,6 +394,7 @@ def main():
             continue
         with open(r["report"]) as f:
             row = row_of(r, json.load(f))
+        row["idle_before"] = idle
         rows.append(row)
         if not args.collect_only:
             print(f"[{i}/{len(runs)}] {r['study']} np={r['ranks']} threads={r['threads']} "
