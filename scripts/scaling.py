@@ -34,6 +34,7 @@ import csv
 import json
 import math
 import os
+import resource
 import shlex
 import statistics
 import subprocess
@@ -66,6 +67,29 @@ def wait_idle(threshold, timeout):
         time.sleep(5)
         idle = cpu_idle()
     return idle
+
+
+def busy_seconds():
+    """CPU seconds the whole machine has spent busy since boot (Linux /proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+
+
+def children_seconds():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def run_measured(command, log):
+    """Runs a command; returns its exit code, wall seconds, and the cores' worth of CPU that
+    other processes used meanwhile (machine busy time minus this run's own CPU time)."""
+    b0, c0, t0 = busy_seconds(), children_seconds(), time.time()
+    with open(log, "w") as f:
+        rc = subprocess.run(command, shell=True, stdout=f, stderr=subprocess.STDOUT).returncode
+    wall = time.time() - t0
+    others = (busy_seconds() - b0) - (children_seconds() - c0)
+    return rc, wall, max(0.0, others / max(wall, 1e-9))
 
 
 def parse_list(text):
@@ -331,6 +355,10 @@ def main():
                     help="before each run, wait until the CPU is this idle (e.g. 0.9) on a "
                          "shared machine, at most --wait-timeout seconds")
     ap.add_argument("--wait-timeout", type=float, default=900.0)
+    ap.add_argument("--retries", type=int, default=0,
+                    help="run again (at most this many times) a run during which other processes "
+                         "used more than --max-other-load cores: timings of a shared machine")
+    ap.add_argument("--max-other-load", type=float, default=0.15, metavar="CORES")
     ap.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     ap.add_argument("--collect-only", action="store_true",
                     help="only build the CSV and plots from the reports already in --out")
@@ -371,15 +399,17 @@ def main():
     rows, failed = [], 0
     t_start = time.time()
     for i, r in enumerate(runs, 1):
-        idle = float("nan")
+        idle, other = float("nan"), float("nan")
         if not args.collect_only:
-            if args.wait_idle > 0:
-                idle = wait_idle(args.wait_idle, args.wait_timeout)
             log = os.path.join(args.out, "runs", r["tag"] + ".log")
-            t0 = time.time()
-            with open(log, "w") as f:
-                rc = subprocess.run(r["command"], shell=True, stdout=f, stderr=subprocess.STDOUT).returncode
-            dt = time.time() - t0
+            for attempt in range(args.retries + 1):
+                if args.wait_idle > 0:
+                    idle = wait_idle(args.wait_idle, args.wait_timeout)
+                rc, dt, other = run_measured(r["command"], log)
+                if rc != 0 or other <= args.max_other_load or attempt == args.retries:
+                    break
+                print(f"[{i}/{len(runs)}] {r['tag']}: other processes used {other:.2f} cores "
+                      f"during the run; again ({attempt + 1}/{args.retries})", flush=True)
             if r["h5"] and not args.keep_output and os.path.exists(r["h5"]):
                 os.remove(r["h5"])
             if rc != 0:
@@ -395,12 +425,14 @@ def main():
         with open(r["report"]) as f:
             row = row_of(r, json.load(f))
         row["idle_before"] = idle
+        row["other_load"] = other
         rows.append(row)
         if not args.collect_only:
             print(f"[{i}/{len(runs)}] {r['study']} np={r['ranks']} threads={r['threads']} "
                   f"rep {r['rep'] + 1}/{args.repeat}: kernel {row['kernel_s']:.4f} s, total "
                   f"{row['total_s']:.3f} s, {row['gops']:.2f} GOP/s, compute imbalance "
-                  f"{100 * row['compute_imbalance']:.1f}% ({time.time() - t_start:.0f} s elapsed)",
+                  f"{100 * row['compute_imbalance']:.1f}%, other load {other:.2f} cores "
+                  f"({time.time() - t_start:.0f} s elapsed)",
                   flush=True)
     if not rows:
         print("scaling.py: no run produced a report", file=sys.stderr)

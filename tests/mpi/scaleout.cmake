@@ -78,4 +78,8 @@ miniattn_add_mpi_test(scaling_script_tiny_study
   COMMAND ${MINIATTN_PYTHON} ${_here}/check_scaling.py run ${PROJECT_SOURCE_DIR}
           $<TARGET_FILE:miniattn> scaling_tiny
           "${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} {np} ${MINIATTN_MPI_FLAGS} {cmd}")
-set_tests_properties(scaling_script_tiny_study PROPERTIES PROCESSORS 2)
+set_tests_properties(scaling_script_tiny_study PROPERTIES PROCESSORS 2 FIXTURES_SETUP scaling_tiny)
+
+# --- scripts/model.py on that study's reports: calibration, validation, projection -----------
+miniattn_add_mpi_test(model_script REQUIRES scaling_tiny
+  COMMAND ${MINIATTN_PYTHON} ${_here}/check_model.py ${PROJECT_SOURCE_DIR} scaling_tiny model_check)
