@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 
+#include "driver/executor.hpp"
 #include "kernels/common/quantize.hpp"
 #include "kernels/reference/reference_backend.hpp"
 #include "miniattn/clock.hpp"
@@ -405,16 +406,7 @@ void RingExecutor::attend_step(const ShardLayout& shard, const std::byte* base,
     for (int64_t i = 0; i < nitems; ++i) {
       const WorkItem& w = items_[i];
       const int64_t row = item_row_[i];
-      QTile q;
-      q.b = w.b;
-      q.h = w.h;
-      q.row0 = w.row0;
-      q.rows = w.rows;
-      q.q = slice_.q + row * d;
-      if (backend_.quantized()) {
-        q.q8 = q8_.data() + row * d;
-        q.q_scale = q_scale_.data() + row;
-      }
+      const QTile q = query_tile(w, slice_.q, q8_.data(), q_scale_.data(), row, d);
       const RowState st{m_.data() + row, l_.data() + row, acc_.data() + row * d};
       const int64_t seen = p_.visible_keys(w.row0 + w.rows - 1);
       for (int c = 0; c < chunks_per_group_; ++c) {

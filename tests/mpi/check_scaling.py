@@ -9,12 +9,17 @@ import subprocess
 import sys
 
 
-def scaling(repo, *args, check=True):
-    p = subprocess.run(["/usr/bin/python3", os.path.join(repo, "scripts", "scaling.py"), *args],
+def run_script(repo, script, *args, check=True):
+    """Runs scripts/SCRIPT with /usr/bin/python3; ends the test with its output on failure."""
+    p = subprocess.run(["/usr/bin/python3", os.path.join(repo, "scripts", script), *args],
                        capture_output=True, text=True, timeout=240)
     if check and p.returncode != 0:
-        sys.exit(f"scaling.py {' '.join(args)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+        sys.exit(f"{script} {' '.join(args)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
     return p
+
+
+def scaling(repo, *args, check=True):
+    return run_script(repo, "scaling.py", *args, check=check)
 
 
 def dry_run(repo, exe, out):
