@@ -257,8 +257,12 @@ def predict(m, net, pb, ranks, threads, kv_mode="replicated", ring_size=0, input
             t["write"] = out_bytes * ranks / m["write_bandwidth"] if m["write_bandwidth"] else 0.0
         # K/V memory: the float inputs, plus the quantised copy (replicated) or the two ring
         # buffers (ring).
-        quantised = 2 * w["shard_bytes"] if ring else w["keys"] * (pb.d + 4 + pb.v_bytes())
+        v_copy = 0 if pb.pv == "fp32" else pb.v_bytes()  # fp32 P.V reads the float V
+        quantised = 2 * w["shard_bytes"] if ring else w["keys"] * (pb.d + 4 + v_copy)
         t["kv_bytes"] = w["keys"] * d * 8 + quantised
+        # All of the rank's arrays: K/V, float Q and O, int8 Q, scales and LSE, and in ring mode
+        # the online-softmax state of every row.
+        t["mem_bytes"] = t["kv_bytes"] + w["rows"] * (d * 9 + 8 + ((d + 2) * 4 if ring else 0))
         out.append(t)
     # The run waits for its slowest rank.
     res = {k: max(t[k] for t in out) for k in out[0]}
@@ -350,19 +354,25 @@ def cmd_predict(a):
     return 0
 
 
-def best_ring(m, net, pb, ranks, threads):
-    """The ring size with the least time among those that fit (ring sizes dividing the ranks
-    that leave every ring a KV head)."""
-    best = None
+def best_ring(m, net, pb, ranks, threads, rank_mem):
+    """The ring size with the least kernel time among those whose ranks fit in rank_mem bytes
+    (ring sizes dividing the ranks and leaving every ring a KV head); the one with the least
+    memory when none fits."""
+    options = []
     for R in [x for x in range(1, ranks + 1) if ranks % x == 0 and ranks // x <= pb.batch * pb.kv_heads]:
         p = predict(m, net, pb, ranks, threads, "ring", R)
-        if best is None or p["kernel"] < best[1]["kernel"]:
-            best = (R, p)
-    return best
+        options.append((p["mem_bytes"] > rank_mem, p["kernel"] if p["mem_bytes"] <= rank_mem
+                        else p["mem_bytes"], R, p))
+    _, _, R, p = min(options, key=lambda o: (o[0], o[1]))
+    return R, p
 
 
 def cmd_project(a):
     m = json.load(open(a.machine))
+    if a.kernel_speedup != 1.0:  # a faster backend: GEMM and softmax costs divided
+        for k in ("gemm_per_score_channel", "softmax_per_score"):
+            m[k] /= a.kernel_speedup
+        m["gops_per_thread"] *= a.kernel_speedup
     net = NETWORKS[a.network]
     cpn = net["cores_per_node"]
     threads = a.threads or cpn // 4
@@ -372,7 +382,8 @@ def cmd_project(a):
             pb = Problem(1, 32, hkv, L, L, 128, True)
             for ranks in [2**k for k in range(0, 11)]:
                 rep = predict(m, net, pb, ranks, threads, input_source="hdf5", write_output=True)
-                R, ring = best_ring(m, net, pb, ranks, threads)
+                rank_mem = net["mem_per_node"] / (cpn // threads)
+                R, ring = best_ring(m, net, pb, ranks, threads, rank_mem)
                 full = predict(m, net, pb, ranks, threads, "ring", ranks)
                 ring_io = predict(m, net, pb, ranks, threads, "ring", R, input_source="hdf5",
                                   write_output=True)
@@ -380,19 +391,31 @@ def cmd_project(a):
                                  nodes=math.ceil(ranks * threads / cpn),
                                  replicated_kernel_s=rep["kernel"], replicated_read_s=rep["read"],
                                  replicated_kv_gib=rep["kv_bytes"] / GiB,
+                                 replicated_mem_gib=rep["mem_bytes"] / GiB,
+                                 replicated_fits=int(rep["mem_bytes"] <= rank_mem),
                                  ring_size=R, ring_kernel_s=ring["kernel"], ring_comm_s=ring["comm"],
                                  ring_read_s=ring_io["read"], ring_kv_gib=ring["kv_bytes"] / GiB,
+                                 ring_mem_gib=ring["mem_bytes"] / GiB,
+                                 ring_fits=int(ring["mem_bytes"] <= rank_mem),
                                  full_ring_kernel_s=full["kernel"], full_ring_comm_s=full["comm"],
+                                 full_ring_kv_gib=full["kv_bytes"] / GiB,
+                                 full_ring_mem_gib=full["mem_bytes"] / GiB,
+                                 full_ring_fits=int(full["mem_bytes"] <= rank_mem),
                                  imbalance=ring["imbalance"]))
-    print(f"network: {net['title']}; {threads} threads per rank; rates of {m['backend']} on "
-          f"{m['cpu'][:40]} ({m['gops_per_thread']:.1f} GOP/s per thread)")
-    print(f"{'L':>8}{'Hkv':>4}{'ranks':>6}{'nodes':>6}{'repl s':>10}{'repl KV GiB':>12}"
-          f"{'ring R':>7}{'ring s':>10}{'comm s':>9}{'KV GiB':>8}{'R=P s':>10}{'R=P comm':>10}")
+    print(f"network: {net['title']}; {threads} threads per rank, {cpn // threads} ranks per node "
+          f"({rank_mem / GiB:.0f} GiB each); kernel rates of {m['backend']} on {m['cpu'][:30]} x "
+          f"{a.kernel_speedup:g} ({m['gops_per_thread']:.1f} GOP/s per thread)")
+    print(f"{'L':>8}{'Hkv':>4}{'ranks':>6}{'nodes':>6} |{'repl s':>9}{'read s':>8}{'mem GiB':>8}{'fits':>5} |"
+          f"{'ring R':>7}{'ring s':>9}{'exposed':>8}{'read s':>8}{'mem GiB':>8}{'fits':>5} |{'R=P s':>9}"
+          f"{'exposed':>8}{'mem GiB':>8}{'fits':>5}")
     for r in rows:
-        print(f"{r['L']:>8}{r['Hkv']:>4}{r['ranks']:>6}{r['nodes']:>6}{r['replicated_kernel_s']:>10.3g}"
-              f"{r['replicated_kv_gib']:>12.3g}{r['ring_size']:>7}{r['ring_kernel_s']:>10.3g}"
-              f"{r['ring_comm_s']:>9.2g}{r['ring_kv_gib']:>8.3g}{r['full_ring_kernel_s']:>10.3g}"
-              f"{r['full_ring_comm_s']:>10.2g}")
+        print(f"{r['L']:>8}{r['Hkv']:>4}{r['ranks']:>6}{r['nodes']:>6} |{r['replicated_kernel_s']:>9.3g}"
+              f"{r['replicated_read_s']:>8.2g}{r['replicated_mem_gib']:>8.3g}"
+              f"{'yes' if r['replicated_fits'] else 'no':>5} |{r['ring_size']:>7}{r['ring_kernel_s']:>9.3g}"
+              f"{r['ring_comm_s']:>8.2g}{r['ring_read_s']:>8.2g}{r['ring_mem_gib']:>8.3g}"
+              f"{'yes' if r['ring_fits'] else 'no':>5} |"
+              f"{r['full_ring_kernel_s']:>9.3g}{r['full_ring_comm_s']:>8.2g}{r['full_ring_mem_gib']:>8.3g}"
+              f"{'yes' if r['full_ring_fits'] else 'no':>5}")
     if a.csv:
         write_csv(a.csv, rows)
     if a.png:
@@ -449,6 +472,8 @@ def main():
     j.add_argument("--machine", required=True)
     j.add_argument("--network", choices=["tofu-d", "ib-hdr"], default="tofu-d")
     j.add_argument("--threads", type=int, default=0, help="threads per rank (default: a quarter node)")
+    j.add_argument("--kernel-speedup", type=float, default=1.0,
+                   help="divide the calibrated kernel costs by this (a faster backend)")
     j.add_argument("--csv")
     j.add_argument("--png")
     a = ap.parse_args()
