@@ -479,26 +479,95 @@ double RingExecutor::ring(PhaseSeconds& phases) {
 // (merge_lse_records) in a reduce-scatter that hands each rank the rows it asked for.
 // ---------------------------------------------------------------------------------------------
 
+// Query rows for the reference: (bh, row) pairs and their float values.
+struct RingExecutor::RefRows {
+  std::vector<int64_t> ids;  // bh, row, bh, row, ...
+  std::vector<float> q;      // rows x d
+  int64_t size() const { return static_cast<int64_t>(ids.size() / 2); }
+};
+
+// Every ring rank's rows [b, e) of `mine` (each rank its own b, e), in ring-rank order; counts
+// gets each rank's number of rows.
+RingExecutor::RefRows RingExecutor::gather_rows(const RefRows& mine, int64_t b, int64_t e,
+                                                std::vector<int>& counts) const {
+  const int d = p_.d;
+  RefRows all;
+  all.ids.assign(mine.ids.begin() + 2 * b, mine.ids.begin() + 2 * e);
+  all.q.assign(mine.q.begin() + b * d, mine.q.begin() + e * d);
+  counts.assign(1, static_cast<int>(e - b));
+#if MINIATTN_HAVE_MPI
+  const int R = plan_.ring_size();
+  int n = counts[0];
+  counts.resize(static_cast<std::size_t>(R));
+  MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, ring_);
+  // The same counts and offsets in int64 pairs and in floats.
+  std::vector<int> c2(R), o2(R), cq(R), oq(R);
+  int total = 0;
+  for (int r = 0; r < R; ++r) {
+    c2[r] = 2 * counts[r];
+    cq[r] = d * counts[r];
+    o2[r] = 2 * total;
+    oq[r] = d * total;
+    total += counts[r];
+  }
+  all.ids.resize(2 * static_cast<std::size_t>(total));
+  all.q.resize(static_cast<std::size_t>(total) * d);
+  MPI_Allgatherv(mine.ids.data() + 2 * b, 2 * n, MPI_INT64_T, all.ids.data(), c2.data(), o2.data(),
+                 MPI_INT64_T, ring_);
+  MPI_Allgatherv(mine.q.data() + b * d, n * d, MPI_FLOAT, all.q.data(), cq.data(), oq.data(),
+                 MPI_FLOAT, ring_);
+#endif
+  return all;
+}
+
+// The records [LSE, O] of every row over this rank's own keys (lse = -inf: none seen).
+void RingExecutor::own_keys_reference(const RefRows& rows, double* records) const {
+  const int d = p_.d;
+  const int64_t w = d + 1;
+  const int64_t n = rows.size();
+  const ShardLayout& own = layouts_[ring_rank_];
+#pragma omp parallel num_threads(threads_)
+  {
+    std::vector<double> rec(static_cast<std::size_t>(w));
+#pragma omp for schedule(dynamic, 4)
+    for (int64_t i = 0; i < n; ++i) {
+      double* into = records + i * w;
+      into[0] = kNegInf;
+      std::fill(into + 1, into + w, 0.0);
+      const int64_t bh = rows.ids[2 * i], row = rows.ids[2 * i + 1];
+      const int64_t g = (bh / p_.heads) * p_.kv_heads + p_.kv_head_of(bh % p_.heads) - groups_.begin;
+      for (int c = 0; c < chunks_per_group_; ++c) {
+        const Section& s = own.sections[g * chunks_per_group_ + c];
+        if (s.n == 0) continue;
+        const int64_t local = slice_.kv_set.local((groups_.begin + g) * p_.lk + s.key0);
+        // Row index shifted by key0: the mask of keys [key0, key0 + n) seen from keys [0, n).
+        const int64_t shifted = row - s.key0;
+        reference_rows(p_, rows.q.data() + i * d, &shifted, 1, slice_.k + local * d,
+                       slice_.v + local * d, s.n, rec.data() + 1, rec.data());
+        merge_lse_records(rec.data(), into, 1, d);
+      }
+    }
+  }
+}
+
 bool RingExecutor::reference(std::vector<ReferenceTask>& tasks) {
   make_comm();
   const int d = p_.d;
   const int64_t w = d + 1;
-  std::vector<int64_t> ids;  // (bh, row) of every own row
-  std::vector<float> q;
-  std::vector<double*> out;
+  RefRows mine;
+  std::vector<double*> out;  // where each own row's reference goes
   for (ReferenceTask& t : tasks) {
     t.o.assign(t.rows.size() * static_cast<std::size_t>(d), 0.0);
     for (std::size_t r = 0; r < t.rows.size(); ++r) {
-      ids.push_back(t.bh);
-      ids.push_back(t.rows[r]);
-      q.insert(q.end(), t.q.begin() + static_cast<int64_t>(r) * d, t.q.begin() + static_cast<int64_t>(r + 1) * d);
+      mine.ids.push_back(t.bh);
+      mine.ids.push_back(t.rows[r]);
       out.push_back(t.o.data() + r * d);
     }
+    mine.q.insert(mine.q.end(), t.q.begin(), t.q.end());
   }
-  const int64_t mine = static_cast<int64_t>(out.size());
-  const int R = plan_.ring_size();
-  const int64_t per_round = std::max<int64_t>(1, kReferenceRowsPerRound / R);
-  int64_t rounds = (mine + per_round - 1) / per_round;
+  // Rounds of at most kReferenceRowsPerRound rows over the whole ring.
+  const int64_t per_round = std::max<int64_t>(1, kReferenceRowsPerRound / plan_.ring_size());
+  int64_t rounds = (mine.size() + per_round - 1) / per_round;
 #if MINIATTN_HAVE_MPI
   MPI_Allreduce(MPI_IN_PLACE, &rounds, 1, MPI_INT64_T, MPI_MAX, ring_);
   MPI_Datatype record;
@@ -507,70 +576,20 @@ bool RingExecutor::reference(std::vector<ReferenceTask>& tasks) {
   MPI_Op merge;
   MPI_Op_create(&mpi_merge_lse, 1, &merge);
 #endif
-  const ShardLayout& own = layouts_[ring_rank_];
   for (int64_t round = 0; round < rounds; ++round) {
-    const int64_t b = std::min(mine, round * per_round), e = std::min(mine, b + per_round);
-    int n = static_cast<int>(e - b);
-    std::vector<int> counts(static_cast<std::size_t>(R), n), displs(static_cast<std::size_t>(R), 0);
-    std::vector<int64_t> all_ids(ids.begin() + 2 * b, ids.begin() + 2 * e);
-    std::vector<float> all_q(q.begin() + b * d, q.begin() + e * d);
+    const int64_t b = std::min(mine.size(), round * per_round);
+    const int64_t e = std::min(mine.size(), b + per_round);
+    std::vector<int> counts;
+    const RefRows all = gather_rows(mine, b, e, counts);
+    std::vector<double> partial(static_cast<std::size_t>(all.size()) * w);
+    own_keys_reference(all, partial.data());
 #if MINIATTN_HAVE_MPI
-    MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, ring_);
-    int total = 0;
-    for (int r = 0; r < R; ++r) {
-      displs[static_cast<std::size_t>(r)] = total;
-      total += counts[static_cast<std::size_t>(r)];
-    }
-    all_ids.resize(2 * static_cast<std::size_t>(total));
-    all_q.resize(static_cast<std::size_t>(total) * d);
-    {
-      std::vector<int> c2(counts), d2(displs), cd(counts), dd(displs);
-      for (int r = 0; r < R; ++r) {
-        c2[r] *= 2;
-        d2[r] *= 2;
-        cd[r] *= d;
-        dd[r] *= d;
-      }
-      MPI_Allgatherv(ids.data() + 2 * b, 2 * n, MPI_INT64_T, all_ids.data(), c2.data(), d2.data(),
-                     MPI_INT64_T, ring_);
-      MPI_Allgatherv(q.data() + b * d, n * d, MPI_FLOAT, all_q.data(), cd.data(), dd.data(),
-                     MPI_FLOAT, ring_);
-    }
-#else
-    const int total = n;
-#endif
-    std::vector<double> partial(static_cast<std::size_t>(total) * w);
-#pragma omp parallel num_threads(threads_)
-    {
-      std::vector<double> rec(static_cast<std::size_t>(w));
-#pragma omp for schedule(dynamic, 4)
-      for (int i = 0; i < total; ++i) {
-        double* into = partial.data() + static_cast<std::size_t>(i) * w;
-        into[0] = kNegInf;
-        std::fill(into + 1, into + w, 0.0);
-        const int64_t bh = all_ids[2 * static_cast<std::size_t>(i)];
-        const int64_t row = all_ids[2 * static_cast<std::size_t>(i) + 1];
-        const int64_t g = (bh / p_.heads) * p_.kv_heads + p_.kv_head_of(bh % p_.heads) - groups_.begin;
-        for (int c = 0; c < chunks_per_group_; ++c) {
-          const Section& s = own.sections[g * chunks_per_group_ + c];
-          if (s.n == 0) continue;
-          const int64_t local = slice_.kv_set.local((groups_.begin + g) * p_.lk + s.key0);
-          // Row index shifted by key0: the mask of keys [key0, key0 + n) seen from keys [0, n).
-          const int64_t shifted = row - s.key0;
-          reference_rows(p_, all_q.data() + static_cast<std::size_t>(i) * d, &shifted, 1,
-                         slice_.k + local * d, slice_.v + local * d, s.n, rec.data() + 1, rec.data());
-          merge_lse_records(rec.data(), into, 1, d);
-        }
-      }
-    }
-#if MINIATTN_HAVE_MPI
-    std::vector<double> merged(static_cast<std::size_t>(std::max(n, 1)) * w);
+    std::vector<double> merged(static_cast<std::size_t>(std::max<int64_t>(e - b, 1)) * w);
     MPI_Reduce_scatter(partial.data(), merged.data(), counts.data(), record, merge, ring_);
 #else
-    std::vector<double>& merged = partial;
+    const std::vector<double>& merged = partial;
 #endif
-    for (int i = 0; i < n; ++i)
-      std::copy_n(merged.data() + static_cast<std::size_t>(i) * w + 1, d, out[b + i]);
+    for (int64_t i = 0; i < e - b; ++i) std::copy_n(merged.data() + i * w + 1, d, out[b + i]);
   }
 #if MINIATTN_HAVE_MPI
   MPI_Op_free(&merge);

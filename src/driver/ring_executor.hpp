@@ -62,6 +62,9 @@ class RingExecutor final : public RankExecutor {
     int steps = 0;
   };
 
+  struct RefRows;
+  RefRows gather_rows(const RefRows& mine, int64_t b, int64_t e, std::vector<int>& counts) const;
+  void own_keys_reference(const RefRows& rows, double* records) const;
   ShardLayout layout_of(int ring_rank) const;
   KvBlock block(const Section& s, const std::byte* base) const;
   void make_comm();
