@@ -31,6 +31,7 @@ pjsub commands; run --collect-only once they are done), or a template containing
 """
 import argparse
 import csv
+import itertools
 import json
 import math
 import os
@@ -178,27 +179,30 @@ def plan_runs(args, deck):
     runs = []
     problem = deck.get("problem", {})
     exe = os.path.abspath(args.exe)
-    for study in args.study.split(","):
-        for threads in args.threads:
-            for np_ in args.ranks:
-                grown = grown_problem(problem, study, args.weak_by, np_)
-                for rep in range(args.repeat):
-                    tag = f"{study}_np{np_}_t{threads}_r{rep}"
-                    report = os.path.abspath(os.path.join(args.out, "runs", tag + ".json"))
-                    sets = list(args.set)
-                    sets += [f"problem.{k}={toml_text(v)}" for k, v in grown.items()]
-                    sets += [f"run.threads={threads}", f"output.report={toml_text(report)}"]
-                    out_file = deck.get("output", {}).get("file", "miniattn_out.h5")
-                    if out_file:
-                        out_file = os.path.abspath(os.path.join(args.out, "runs", tag + ".h5"))
-                        sets.append(f"output.file={toml_text(out_file)}")
-                    cmd = [exe, os.path.abspath(args.deck)]
-                    for s in sets:
-                        cmd += ["--set", s]
-                    runs.append({"study": study, "ranks": np_, "threads": threads, "rep": rep,
-                                 "tag": tag, "report": report, "h5": out_file,
-                                 "command": launch_command(args.launcher, args.launcher_args, np_,
-                                                           threads, cmd)})
+    modes = args.kv_modes.split(",") if args.kv_modes else [""]
+    # Repetitions outermost: on a shared machine a noisy spell then hits every configuration
+    # once rather than all repetitions of one.
+    for rep, study, mode, threads, np_ in itertools.product(
+            range(args.repeat), args.study.split(","), modes, args.threads, args.ranks):
+        grown = grown_problem(problem, study, args.weak_by, np_)
+        tag = f"{study}{'_' + mode if mode else ''}_np{np_}_t{threads}_r{rep}"
+        report = os.path.abspath(os.path.join(args.out, "runs", tag + ".json"))
+        sets = list(args.set)
+        if mode:
+            sets.append(f"run.kv_mode={toml_text(mode)}")
+        sets += [f"problem.{k}={toml_text(v)}" for k, v in grown.items()]
+        sets += [f"run.threads={threads}", f"output.report={toml_text(report)}"]
+        out_file = deck.get("output", {}).get("file", "miniattn_out.h5")
+        if out_file:
+            out_file = os.path.abspath(os.path.join(args.out, "runs", tag + ".h5"))
+            sets.append(f"output.file={toml_text(out_file)}")
+        cmd = [exe, os.path.abspath(args.deck)]
+        for s in sets:
+            cmd += ["--set", s]
+        runs.append({"study": study, "ranks": np_, "threads": threads, "rep": rep, "tag": tag,
+                     "report": report, "h5": out_file,
+                     "command": launch_command(args.launcher, args.launcher_args, np_, threads,
+                                               cmd)})
     return runs
 
 
@@ -232,8 +236,8 @@ def with_efficiency(rows):
     """Adds kernel and total efficiency against the smallest rank count of the same study and
     thread count."""
     for r in rows:
-        base = min((b for b in rows if b["study"] == r["study"] and b["threads"] == r["threads"]),
-                   key=lambda b: b["ranks"])
+        base = min((b for b in rows if (b["study"], b["kv_mode"], b["threads"]) ==
+                    (r["study"], r["kv_mode"], r["threads"])), key=lambda b: b["ranks"])
         for key in ("kernel", "total"):
             t0, p0, t, p = base[key + "_s"], base["ranks"], r[key + "_s"], r["ranks"]
             eff = t0 / t if r["study"] == "weak" else t0 * p0 / (t * p)
@@ -245,7 +249,7 @@ def medians(rows):
     """One row per (study, ranks, threads): medians of the numeric fields over repetitions."""
     groups = {}
     for r in rows:
-        groups.setdefault((r["study"], r["ranks"], r["threads"]), []).append(r)
+        groups.setdefault((r["study"], r["kv_mode"], r["ranks"], r["threads"]), []).append(r)
     out = []
     for key in sorted(groups):
         g = groups[key]
@@ -275,15 +279,16 @@ def plot(out, rows):
 
     series = {}
     for r in rows:
-        series.setdefault((r["study"], r["threads"]), []).append(r)
+        series.setdefault((r["study"], r["kv_mode"], r["threads"]), []).append(r)
     ranks_all = sorted({r["ranks"] for r in rows})
 
     fig, ax = plt.subplots(1, 2, figsize=(11, 4.2))
-    for (study, threads), rs in sorted(series.items()):
+    for (study, mode, threads), rs in sorted(series.items()):
         rs.sort(key=lambda r: r["ranks"])
         x = [r["ranks"] for r in rs]
-        ax[0].plot(x, [r["kernel_s"] for r in rs], "o-", label=f"{study}, {threads} thr/rank")
-        ax[1].plot(x, [r["total_s"] for r in rs], "s--", label=f"{study}, {threads} thr/rank")
+        name = f"{study} {mode}, {threads} thr/rank"
+        ax[0].plot(x, [r["kernel_s"] for r in rs], "o-", label=name)
+        ax[1].plot(x, [r["total_s"] for r in rs], "s--", label=name)
     for a, title in zip(ax, ("kernel time (attention compute)", "total time (whole run)")):
         a.set_xscale("log", base=2)
         a.set_xticks(ranks_all, [str(x) for x in ranks_all])
@@ -297,12 +302,12 @@ def plot(out, rows):
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(6, 4.2))
-    for (study, threads), rs in sorted(series.items()):
+    for (study, mode, threads), rs in sorted(series.items()):
         x = [r["ranks"] for r in rs]
         ax.plot(x, [100 * r["kernel_efficiency"] for r in rs], "o-",
-                label=f"{study}, {threads} thr/rank (kernel)")
+                label=f"{study} {mode}, {threads} thr/rank (kernel)")
         ax.plot(x, [100 * r["total_efficiency"] for r in rs], "x:",
-                label=f"{study}, {threads} thr/rank (total)")
+                label=f"{study} {mode}, {threads} thr/rank (total)")
     ax.axhline(95, color="gray", lw=0.8, ls="--")
     ax.set_xscale("log", base=2)
     ax.set_xticks(ranks_all, [str(x) for x in ranks_all])
@@ -317,7 +322,8 @@ def plot(out, rows):
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(max(6, 0.8 * len(rows) + 2), 4.5))
-    labels = [f"{r['study'][0]} {r['ranks']}x{r['threads']}" for r in rows]
+    labels = [f"{r['study'][0]}{'R' if r['kv_mode'] == 'ring' else ''} {r['ranks']}x{r['threads']}"
+              for r in rows]
     bottom = [0.0] * len(rows)
     for name in PHASES:
         vals = [r[name + "_s"] for r in rows]
@@ -339,6 +345,8 @@ def main():
     ap.add_argument("--study", default="strong,weak", help="strong, weak or both (default)")
     ap.add_argument("--ranks", type=parse_list, default=[1, 2], help="rank counts, e.g. 1,2,4")
     ap.add_argument("--threads", type=parse_list, default=[1], help="threads per rank, e.g. 1,2")
+    ap.add_argument("--kv-modes", default="",
+                    help="compare kv modes in one study, e.g. replicated,ring (default: the deck's)")
     ap.add_argument("--weak-by", choices=["batch", "heads", "seq_len"], default="batch",
                     help="what weak scaling grows with the rank count (default batch)")
     ap.add_argument("--repeat", type=int, default=1,
@@ -428,8 +436,8 @@ def main():
         row["other_load"] = other
         rows.append(row)
         if not args.collect_only:
-            print(f"[{i}/{len(runs)}] {r['study']} np={r['ranks']} threads={r['threads']} "
-                  f"rep {r['rep'] + 1}/{args.repeat}: kernel {row['kernel_s']:.4f} s, total "
+            print(f"[{i}/{len(runs)}] {r['study']} {row['kv_mode']} np={r['ranks']} "
+                  f"threads={r['threads']} rep {r['rep'] + 1}/{args.repeat}: kernel {row['kernel_s']:.4f} s, total "
                   f"{row['total_s']:.3f} s, {row['gops']:.2f} GOP/s, compute imbalance "
                   f"{100 * row['compute_imbalance']:.1f}%, other load {other:.2f} cores "
                   f"({time.time() - t_start:.0f} s elapsed)",
@@ -441,9 +449,10 @@ def main():
     table = medians(rows)
     write_csv(os.path.join(args.out, "scaling.csv"), table)
     plot(args.out, table)
-    print(f"{'study':<7}{'ranks':>6}{'thr':>4}{'kernel s':>11}{'eff':>8}{'total s':>10}{'eff':>8}")
+    print(f"{'study':<7}{'kv_mode':<11}{'ranks':>6}{'thr':>4}{'kernel s':>11}{'eff':>8}{'total s':>10}"
+          f"{'eff':>8}")
     for t in table:
-        print(f"{t['study']:<7}{t['ranks']:>6}{t['threads']:>4}{t['kernel_s']:>11.4f}"
+        print(f"{t['study']:<7}{t['kv_mode']:<11}{t['ranks']:>6}{t['threads']:>4}{t['kernel_s']:>11.4f}"
               f"{100 * t['kernel_efficiency']:>7.1f}%{t['total_s']:>10.3f}"
               f"{100 * t['total_efficiency']:>7.1f}%")
     print(f"wrote {args.out}/scaling.csv, scaling_runs.csv, scaling_time.png, "

@@ -27,10 +27,10 @@ def dry_run(repo, exe, out):
     deck = os.path.join(repo, "inputs", "weak.toml")  # batch 1, heads 8, kv_heads 8, seq_len 4096
     p = scaling(repo, deck, "--exe", exe, "--out", out, "--dry-run", "--study", "weak,strong",
                 "--ranks", "1,2,4", "--threads", "1,2", "--repeat", "2", "--launcher", "srun")
-    lines = p.stdout.strip().splitlines()
-    assert len(lines) == 2 * 2 * 3 * 2, len(lines)
+    commands = p.stdout.strip().splitlines()
+    assert len(commands) == 2 * 2 * 3 * 2, len(commands)
     assert not os.path.exists(out), "a dry run wrote files"
-    for line in lines:
+    for line in commands:
         assert line.startswith("OMP_NUM_THREADS="), line
         np_ = int(line.split(" -n ")[1].split()[0])
         t = int(line.split(" -c ")[1].split()[0])
@@ -39,6 +39,13 @@ def dry_run(repo, exe, out):
             assert f"problem.batch={np_} " in line, line  # batch 1 x ranks
         else:
             assert "problem.batch" not in line, line
+    # Two kv modes in one study: every configuration in both, repetitions outermost.
+    p = scaling(repo, deck, "--exe", exe, "--out", out, "--dry-run", "--study", "strong",
+                "--ranks", "1,2", "--repeat", "2", "--kv-modes", "replicated,ring")
+    lines = p.stdout.strip().splitlines()
+    assert len(lines) == 2 * 2 * 2, lines
+    assert [("ring" in l.split("run.kv_mode=")[1][:8]) for l in lines] == [False, False, True, True] * 2
+    assert all("_r0.json" in l for l in lines[:4]) and all("_r1.json" in l for l in lines[4:])
     # Weak by heads keeps the GQA group; by seq_len grows the queries only.
     p = scaling(repo, deck, "--exe", exe, "--out", out, "--dry-run", "--study", "weak",
                 "--ranks", "4", "--weak-by", "heads")
@@ -59,7 +66,7 @@ def dry_run(repo, exe, out):
     for bad in (["--study", "sideways"], ["--ranks", "0"], ["--set", "nodot=1"]):
         p = scaling(repo, deck, "--dry-run", *bad, check=False)
         assert p.returncode != 0 and "scaling.py" in p.stderr, (bad, p.returncode, p.stderr)
-    print("scaling.py dry run OK:", len(lines), "commands")
+    print("scaling.py dry run OK:", len(commands), "commands")
 
 
 def real_run(repo, exe, out, launcher):
