@@ -59,7 +59,8 @@ class H5Reader {
 
 // Writes to a temporary name beside the final path; commit() renames it once every rank has
 // succeeded. A writer destroyed without commit() removes the temporary file, so a failed run
-// leaves no output file behind.
+// leaves no output file behind. Datasets are chunked in runs of rows of one (batch, head) of
+// about 1 MiB, or MINIATTN_H5_CHUNK_BYTES (rank 0's environment; 0: contiguous).
 class H5Writer {
  public:
   H5Writer(const Comm& comm, const std::string& path);  // collective
@@ -89,6 +90,7 @@ class H5Writer {
   std::string temp_path_;
   long long file_ = -1;  // hid_t
   bool committed_ = false;
+  long long chunk_bytes_ = 0;  // chunk size of the datasets written (0: contiguous)
 };
 
 // Serial whole-dataset read for tools and tests (miniattn-verify): any float dataset.

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -414,27 +415,44 @@ std::string rows_text(const RowSet& rows) {
 // Chunks of the datasets we write: runs of whole rows of one (batch, head), about 1 MiB (the
 // default Lustre stripe size, and the unit that H5Pset_alignment below puts on stripe
 // boundaries), so that a rank's contiguous rows map to whole chunks except at its two ends and
-// a reader of one head's rows touches only that head's chunks.
-constexpr int64_t kChunkBytes = int64_t{1} << 20;
+// a reader of one head's rows touches only that head's chunks. MINIATTN_H5_CHUNK_BYTES sets
+// another size for I/O studies (match a larger stripe size), 0 contiguous datasets.
+constexpr int64_t kDefaultChunkBytes = int64_t{1} << 20;
 
-std::vector<hsize_t> chunk_dims(const RowLayout& l, std::size_t elem_bytes) {
+// Rank 0 reads it; the writer broadcasts it (every rank must create datasets alike).
+int64_t chunk_bytes_from_env() {
+  const char* env = std::getenv("MINIATTN_H5_CHUNK_BYTES");
+  if (!env || !*env) return kDefaultChunkBytes;
+  char* end = nullptr;
+  const long long v = std::strtoll(env, &end, 10);
+  if (*end != '\0' || v < 0)
+    throw Error(std::string("MINIATTN_H5_CHUNK_BYTES = \"") + env +
+                "\": expected a byte count >= 0 (0: contiguous datasets)");
+  return v;
+}
+
+// Empty: a contiguous dataset.
+std::vector<hsize_t> chunk_dims(const RowLayout& l, std::size_t elem_bytes, int64_t bytes) {
+  if (bytes == 0) return {};
   const int64_t row_bytes = std::max<int64_t>(1, l.d) * static_cast<int64_t>(elem_bytes);
-  const int64_t rows = std::clamp<int64_t>(kChunkBytes / row_bytes, 1, l.len);
+  const int64_t rows = std::clamp<int64_t>(bytes / row_bytes, 1, l.len);
   std::vector<hsize_t> c = {1, 1, static_cast<hsize_t>(rows)};
   if (l.d > 0) c.push_back(static_cast<hsize_t>(l.d));
   return c;
 }
 
-Handle mpio_fapl(const Comm& comm) {
+// align > 0: objects of at least align / 2 bytes start on multiples of align.
+Handle mpio_fapl(const Comm& comm, int64_t align = 0) {
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   if (fapl.valid()) {
     H5Pset_fapl_mpio(fapl.get(), comm.native(), MPI_INFO_NULL);
     // Every metadata access here is made by all ranks: let one rank read and broadcast.
     H5Pset_all_coll_metadata_ops(fapl.get(), 1);
     H5Pset_coll_metadata_write(fapl.get(), 1);
-    // Objects of half a chunk or more (the chunks of O, K, V) start on 1 MiB boundaries: the
-    // stripe boundaries of a Lustre directory striped at 1 MiB (or a divisor of it).
-    H5Pset_alignment(fapl.get(), kChunkBytes / 2, kChunkBytes);
+    // Chunks of O, K, V start on chunk-size boundaries: the stripe boundaries of a Lustre
+    // directory striped at that size (or a divisor of it).
+    if (align > 0)
+      H5Pset_alignment(fapl.get(), static_cast<hsize_t>(align / 2), static_cast<hsize_t>(align));
   }
   return fapl;
 }
@@ -706,15 +724,23 @@ std::string output_problem(const std::string& path, const std::string& temp) {
 H5Writer::H5Writer(const Comm& comm, const std::string& path) : comm_(comm), path_(path) {
   quiet_hdf5();
   std::string err;
+  std::string chunk;
   if (comm.root()) {
     temp_path_ = path + ".tmp-" + std::to_string(static_cast<long long>(::getpid()));
     err = output_problem(path, temp_path_);
+    try {
+      chunk = std::to_string(chunk_bytes_from_env());
+    } catch (const Error& e) {
+      if (err.empty()) err = e.what();
+    }
   }
   comm.broadcast(temp_path_, 0);
+  comm.broadcast(chunk, 0);
   raise_if_any(comm, err, ExitCode::BadInput);
+  chunk_bytes_ = std::stoll(chunk);
 
   {
-    Handle fapl = mpio_fapl(comm);
+    Handle fapl = mpio_fapl(comm, chunk_bytes_);
     file_ = fapl.valid() ? H5Fcreate(temp_path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()) : -1;
     if (file_ < 0)
       err = "output file " + path + ": cannot create " + temp_path_ + " with MPI-IO" + hdf5_detail();
@@ -762,8 +788,8 @@ void H5Writer::write_rows(const std::string& dataset, const RowLayout& layout, c
   if (ftype.valid() && mtype.valid() && fspace.valid() && lcpl.valid() && dcpl.valid()) {
     H5Pset_create_intermediate_group(lcpl.get(), 1);
     H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER);  // every element is written below
-    const std::vector<hsize_t> chunk = chunk_dims(layout, half ? 2 : 4);
-    H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
+    const std::vector<hsize_t> chunk = chunk_dims(layout, half ? 2 : 4, chunk_bytes_);
+    if (!chunk.empty()) H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
     dset = Handle(H5Dcreate2(file, dataset.c_str(), ftype.get(), fspace.get(), lcpl.get(),
                              dcpl.get(), H5P_DEFAULT),
                   H5Dclose);
