@@ -59,8 +59,8 @@ class H5Reader {
 
 // Writes to a temporary name beside the final path; commit() renames it once every rank has
 // succeeded. A writer destroyed without commit() removes the temporary file, so a failed run
-// leaves no output file behind. Datasets are chunked in runs of rows of one (batch, head) of
-// about 1 MiB, or MINIATTN_H5_CHUNK_BYTES (rank 0's environment; 0: contiguous).
+// leaves no output file behind. Datasets are contiguous and 1 MiB aligned, or chunked in runs of
+// rows of one (batch, head) of about MINIATTN_H5_CHUNK_BYTES bytes (rank 0's environment).
 class H5Writer {
  public:
   H5Writer(const Comm& comm, const std::string& path);  // collective

@@ -412,12 +412,14 @@ std::string rows_text(const RowSet& rows) {
          std::to_string(rows.ranges.back().end) + ")";
 }
 
-// Chunks of the datasets we write: runs of whole rows of one (batch, head), about 1 MiB (the
-// default Lustre stripe size, and the unit that H5Pset_alignment below puts on stripe
-// boundaries), so that a rank's contiguous rows map to whole chunks except at its two ends and
-// a reader of one head's rows touches only that head's chunks. MINIATTN_H5_CHUNK_BYTES sets
-// another size for I/O studies (match a larger stripe size), 0 contiguous datasets.
-constexpr int64_t kDefaultChunkBytes = int64_t{1} << 20;
+// The datasets we write are contiguous (one head's rows are contiguous in the file either way),
+// their start aligned to 1 MiB, the default Lustre stripe size. Collective writes of chunked
+// datasets measured 4x (2 ranks) to 25x (1 rank) slower than contiguous ones with HDF5 1.10.8
+// here, for any chunk size from 256 KiB to 8 MiB, with OMPIO and ROMIO alike (docs/SCALING.md);
+// MINIATTN_H5_CHUNK_BYTES > 0 chunks them in runs of rows of one (batch, head) of about that
+// many bytes, for readers that want chunked files or I/O studies on other file systems.
+constexpr int64_t kDefaultChunkBytes = 0;
+constexpr int64_t kAlignBytes = int64_t{1} << 20;
 
 // Rank 0 reads it; the writer broadcasts it (every rank must create datasets alike).
 int64_t chunk_bytes_from_env() {
@@ -449,8 +451,9 @@ Handle mpio_fapl(const Comm& comm, int64_t align = 0) {
     // Every metadata access here is made by all ranks: let one rank read and broadcast.
     H5Pset_all_coll_metadata_ops(fapl.get(), 1);
     H5Pset_coll_metadata_write(fapl.get(), 1);
-    // Chunks of O, K, V start on chunk-size boundaries: the stripe boundaries of a Lustre
-    // directory striped at that size (or a divisor of it).
+    // Large datasets (and chunks) start on stripe boundaries of a Lustre directory striped at
+    // 1 MiB or a divisor of it, so no stripe is shared by two writers' leading/trailing pieces
+    // more than the row ranges require.
     if (align > 0)
       H5Pset_alignment(fapl.get(), static_cast<hsize_t>(align / 2), static_cast<hsize_t>(align));
   }
@@ -740,7 +743,7 @@ H5Writer::H5Writer(const Comm& comm, const std::string& path) : comm_(comm), pat
   chunk_bytes_ = std::stoll(chunk);
 
   {
-    Handle fapl = mpio_fapl(comm, chunk_bytes_);
+    Handle fapl = mpio_fapl(comm, std::max<int64_t>(kAlignBytes, chunk_bytes_));
     file_ = fapl.valid() ? H5Fcreate(temp_path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()) : -1;
     if (file_ < 0)
       err = "output file " + path + ": cannot create " + temp_path_ + " with MPI-IO" + hdf5_detail();

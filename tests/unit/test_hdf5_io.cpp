@@ -269,33 +269,31 @@ std::pair<H5D_layout_t, std::vector<hsize_t>> dataset_layout(const std::string& 
   return {layout, dims};
 }
 
-TEST(Hdf5Io, OutputIsChunkedInRunsOfOneHeadsRows) {
-  // 1 MiB chunks: 2048 rows of D = 128 float32 (a head of 3000 rows: two chunks, the second
-  // partial); LSE (4 bytes a row) a whole head per chunk. MINIATTN_H5_CHUNK_BYTES=0: contiguous.
+TEST(Hdf5Io, OutputIsContiguousOrChunkedInRunsOfOneHeadsRows) {
+  // Contiguous by default; MINIATTN_H5_CHUNK_BYTES=1048576: 1 MiB chunks, 2048 rows of D = 128
+  // float32 (a head of 3000 rows: two chunks, the second partial), LSE (4 bytes a row) a whole
+  // head per chunk.
   TestFile f;
   const RowLayout o{1, 2, 3000, 128}, lse{1, 2, 3000, 0};
   const std::vector<float> v = random_values(static_cast<std::size_t>(o.rows()) * 128, 4);
-  {
+  auto write = [&] {
     H5Writer w(world(), f.path());
     w.write_rows("O", o, {0, o.rows()}, v.data());
     w.write_rows("LSE", lse, {0, lse.rows()}, v.data());
     w.commit();
-  }
+  };
+  write();
+  EXPECT_EQ(dataset_layout(f.path(), "O").first, H5D_CONTIGUOUS);
+  EXPECT_EQ(read_dataset(f.path(), "O").values, v);
+  ::setenv("MINIATTN_H5_CHUNK_BYTES", "1048576", 1);
+  write();
   EXPECT_EQ(dataset_layout(f.path(), "O").second, (std::vector<hsize_t>{1, 1, 2048, 128}));
   EXPECT_EQ(dataset_layout(f.path(), "LSE").second, (std::vector<hsize_t>{1, 1, 3000}));
   EXPECT_EQ(read_dataset(f.path(), "O").values, v);
-  ::setenv("MINIATTN_H5_CHUNK_BYTES", "0", 1);
-  {
-    H5Writer w(world(), f.path());
-    w.write_rows("O", o, {0, o.rows()}, v.data());
-    w.commit();
-  }
   ::setenv("MINIATTN_H5_CHUNK_BYTES", "-5", 1);
   expect_error([&] { H5Writer w(world(), f.path()); }, ExitCode::BadInput,
                {"MINIATTN_H5_CHUNK_BYTES"});
   ::unsetenv("MINIATTN_H5_CHUNK_BYTES");
-  EXPECT_EQ(dataset_layout(f.path(), "O").first, H5D_CONTIGUOUS);
-  EXPECT_EQ(read_dataset(f.path(), "O").values, v);
 }
 
 TEST(Hdf5Io, Float16RoundTripRoundsToNearestEven) {
