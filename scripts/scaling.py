@@ -272,7 +272,7 @@ def write_csv(path, rows):
         w.writerows(rows)
 
 
-def plot(out, rows):
+def plot(out, rows, cores=0):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -309,6 +309,11 @@ def plot(out, rows):
         ax.plot(x, [100 * r["total_efficiency"] for r in rs], "x:",
                 label=f"{study} {mode}, {threads} thr/rank (total)")
     ax.axhline(95, color="gray", lw=0.8, ls="--")
+    if cores:  # strong scaling cannot beat the cores the ranks share
+        for threads in sorted({r["threads"] for r in rows}):
+            x = sorted({r["ranks"] for r in rows if r["threads"] == threads})
+            ax.plot(x, [100 * min(1.0, cores / (p * threads)) for p in x], color="gray", lw=0.8,
+                    ls=":", label=f"{cores} cores / (ranks x {threads} thr)")
     ax.set_xscale("log", base=2)
     ax.set_xticks(ranks_all, [str(x) for x in ranks_all])
     ax.set_ylim(0, 110)
@@ -357,6 +362,9 @@ def main():
     ap.add_argument("--launcher", default="mpirun")
     ap.add_argument("--launcher-args", default="", help="extra launcher flags (pjsub: #PJM lines)")
     ap.add_argument("--cores-per-node", type=int, default=48, help="pjsub node count (A64FX: 48)")
+    ap.add_argument("--cores", type=int, default=None,
+                    help="cores the ranks share, drawn as the efficiency limit (default: this "
+                         "machine's with the mpirun launcher, none otherwise)")
     ap.add_argument("--out", default="scaling_out", help="output folder")
     ap.add_argument("--keep-output", action="store_true", help="keep each run's HDF5 output")
     ap.add_argument("--wait-idle", type=float, default=0.0, metavar="FRACTION",
@@ -386,6 +394,8 @@ def main():
     if "seq_len" not in deck.get("problem", {}) and args.weak_by == "seq_len":
         sys.exit(f"scaling.py: deck {args.deck} has no [problem] seq_len")
 
+    if args.cores is None:
+        args.cores = os.cpu_count() if args.launcher == "mpirun" else 0
     runs = plan_runs(args, deck)
     if args.dry_run:
         for r in runs:
@@ -448,7 +458,7 @@ def main():
     write_csv(os.path.join(args.out, "scaling_runs.csv"), rows)
     table = medians(rows)
     write_csv(os.path.join(args.out, "scaling.csv"), table)
-    plot(args.out, table)
+    plot(args.out, table, args.cores)
     print(f"{'study':<7}{'kv_mode':<11}{'ranks':>6}{'thr':>4}{'kernel s':>11}{'eff':>8}{'total s':>10}"
           f"{'eff':>8}")
     for t in table:
