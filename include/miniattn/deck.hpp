@@ -49,6 +49,7 @@ struct Deck {
     int64_t tile_kv = 0;
     int64_t threads = 0;  // 0 = OMP_NUM_THREADS, else all cores of the rank
     KvMode kv_mode = KvMode::Replicated;
+    int64_t ring_size = 0;  // kv_mode = "ring": ranks per ring (a divisor of -np), 0 = all
     int64_t repeat = 3;
     int64_t warmup = 1;
   } run;

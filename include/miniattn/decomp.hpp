@@ -2,7 +2,9 @@
 // in (batch, kv head, head in group, tile) order, which is plain (batch, head, tile) order
 // because query head h uses KV head h / group: the heads that share a KV head are adjacent, and
 // a rank's items are one contiguous range of query rows of the flattened (B*H*Lq, D) matrix.
-// Ranges are cut where the cumulative cost (unmasked keys, whole tiles) crosses k/P of the total.
+// Ranges are cut where the cumulative cost (unmasked keys, whole tiles) crosses k/P of the total;
+// a cut moves to the nearest KV-group boundary when that costs less than 1% of a rank's share,
+// so that two ranks read and quantise the same K/V head only when balance needs it.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +27,26 @@ struct Range {
   int64_t size() const { return end - begin; }
   bool empty() const { return end <= begin; }
 };
+
+// Rows of a flattened row space that a rank holds: ascending, disjoint, non-empty ranges,
+// stored back to back in the rank's buffers in this order (one range in replicated mode; the
+// zig-zag chunks of every head in ring mode).
+struct RowSet {
+  std::vector<Range> ranges;
+
+  RowSet() = default;
+  explicit RowSet(Range r) { add(r); }
+  // Appends r (ascending order), merging it with the last range when they touch.
+  void add(Range r);
+  int64_t size() const;
+  // Index in the rank's buffers of global row g, or -1 when the rank does not hold it.
+  int64_t local(int64_t g) const;
+  // Global row at index i of the rank's buffers (i < size()).
+  int64_t global(int64_t i) const;
+};
+
+// Predicted cost of computing one work item against all the keys it sees.
+double work_item_cost(const AttnParams& p, const WorkItem& w);
 
 class Decomposition {
  public:

@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "miniattn/decomp.hpp"
 #include "miniattn/phases.hpp"
@@ -30,6 +32,25 @@ struct RankSlice {
   float* o = nullptr;        // rows x d
   float* lse = nullptr;      // rows
   WorkProgress* progress = nullptr;  // may be null: nobody is watching
+  // The rows and keys the buffers hold, back to back: {rows} and the whole keys of `groups`
+  // in replicated mode; in ring mode the zig-zag chunks of the ring's heads (ring_plan.hpp),
+  // `rows` and `groups` then being their hulls.
+  RowSet row_set;  // flattened (B*H*Lq) query rows of q, o, lse
+  RowSet kv_set;   // flattened (B*Hkv*Lk) key rows of k, v
+};
+
+// Query rows whose float64 reference O the driver's verification needs.
+struct ReferenceTask {
+  int64_t bh = 0;             // flattened b * heads + h
+  std::vector<int64_t> rows;  // rows within the head
+  std::vector<float> q;       // rows x d
+  std::vector<double> o;      // rows x d, filled by the reference
+};
+
+// One figure of an executor for the report, e.g. ring bytes sent; reduced over ranks.
+struct ExecutorStat {
+  std::string name;
+  double value = 0.0;
 };
 
 class RankExecutor {
@@ -40,6 +61,12 @@ class RankExecutor {
   // spent outside those phases (finalisation, scheduling, waiting).
   virtual double run(PhaseSeconds& phases) = 0;
   virtual std::size_t bytes_allocated() const = 0;
+  // The reference O of the tasks' rows when the rank does not hold every key of its heads
+  // (ring mode); collective over the executor's ranks. False: the driver computes it from the
+  // slice's K/V.
+  virtual bool reference(std::vector<ReferenceTask>& tasks) { return false; }
+  // Figures of the last run for the report (the same names, in the same order, on every rank).
+  virtual std::vector<ExecutorStat> stats() const { return {}; }
 };
 
 }  // namespace miniattn

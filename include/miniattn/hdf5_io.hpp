@@ -54,6 +54,9 @@ class H5Reader {
 
   // Collective. Rows [rows.begin, rows.end) into dst (row stride layout.d), converted to float.
   void read_rows(const std::string& dataset, const RowLayout& layout, Range rows, float* dst);
+  // Collective. Several ranges of rows in one transfer, stored back to back in dst.
+  void read_rows(const std::string& dataset, const RowLayout& layout, const RowSet& rows,
+                 float* dst);
 
  private:
   const Comm& comm_;
@@ -63,7 +66,8 @@ class H5Reader {
 
 // Writes to a temporary name beside the final path; commit() renames it once every rank has
 // succeeded. A writer destroyed without commit() removes the temporary file, so a failed run
-// leaves no output file behind.
+// leaves no output file behind. Datasets are contiguous and 1 MiB aligned, or chunked in runs of
+// rows of one (batch, head) of about MINIATTN_H5_CHUNK_BYTES bytes (rank 0's environment).
 class H5Writer {
  public:
   H5Writer(const Comm& comm, const std::string& path);  // collective
@@ -74,6 +78,9 @@ class H5Writer {
   // Collective: creates the dataset and writes rows [rows.begin, rows.end) from src.
   void write_rows(const std::string& dataset, const RowLayout& layout, Range rows, const float* src,
                   FileDtype dtype = FileDtype::Float32);
+  // Collective. Several ranges of rows, stored back to back in src, in one transfer.
+  void write_rows(const std::string& dataset, const RowLayout& layout, const RowSet& rows,
+                  const float* src, FileDtype dtype = FileDtype::Float32);
   // Collective: every rank passes the same values. Creates the group if it does not exist.
   void write_attributes(const std::string& object, const std::vector<NamedAttr>& attrs);
   // Collective: /timing/seconds (ranks x phases) float64 with attributes phases and units.
@@ -90,6 +97,7 @@ class H5Writer {
   std::string temp_path_;
   long long file_ = -1;  // hid_t
   bool committed_ = false;
+  long long chunk_bytes_ = 0;  // chunk size of the datasets written (0: contiguous)
 };
 
 // Serial whole-dataset read for tools and tests (miniattn-verify): any float dataset.

@@ -44,6 +44,19 @@ struct RunSummary {
   std::string output_file;
   std::string git_hash;
 
+  // Scale-out facts. Bytes of Q, K, V delivered to the ranks by the read phase (float32, summed
+  // over ranks: K/V a rank needs twice count twice) and of O and LSE written; input "synthetic"
+  // or "hdf5" (synthetic "reads" generate the data).
+  double read_bytes = 0.0;
+  double write_bytes = 0.0;
+  std::string input_source;
+  // The executor's figures (ring mode: traffic, hidden comm), over ranks.
+  struct StatRange {
+    std::string name;
+    double min = 0.0, avg = 0.0, max = 0.0;
+  };
+  std::vector<StatRange> executor_stats;
+
   double kernel_median() const;
   double kernel_min() const;
 };

@@ -313,6 +313,7 @@ std::vector<Field> build_schema() {
       field(run, "tile_kv", &R::tile_kv, in_range(0, kMaxTile, " (0 = backend default)")),
       field(run, "threads", &R::threads, at_least(0, " (0 = OMP_NUM_THREADS or all cores)")),
       choice(run, "kv_mode", &R::kv_mode, kKvModes),
+      field(run, "ring_size", &R::ring_size, at_least(0, " (0 = one ring of all ranks)")),
       field(run, "repeat", &R::repeat, at_least(1)),
       field(run, "warmup", &R::warmup, at_least(0)),
 

@@ -7,7 +7,50 @@ namespace miniattn {
 namespace {
 // Per-row work outside the key loop (quantising the row, normalising O), in key equivalents.
 constexpr double kRowOverheadKeys = 16.0;
+// A cut moves to a KV-group boundary when that changes a rank's cost by at most this fraction
+// of the mean rank cost (well inside the 3% balance the decomposition aims at).
+constexpr double kGroupSnap = 0.01;
 }  // namespace
+
+void RowSet::add(Range r) {
+  if (r.empty()) return;
+  if (!ranges.empty() && ranges.back().end == r.begin) {
+    ranges.back().end = r.end;
+    return;
+  }
+  ranges.push_back(r);
+}
+
+int64_t RowSet::size() const {
+  int64_t n = 0;
+  for (const Range& r : ranges) n += r.size();
+  return n;
+}
+
+int64_t RowSet::local(int64_t g) const {
+  int64_t base = 0;
+  for (const Range& r : ranges) {
+    if (g < r.begin) return -1;
+    if (g < r.end) return base + g - r.begin;
+    base += r.size();
+  }
+  return -1;
+}
+
+int64_t RowSet::global(int64_t i) const {
+  for (const Range& r : ranges) {
+    if (i < r.size()) return r.begin + i;
+    i -= r.size();
+  }
+  return -1;
+}
+
+double work_item_cost(const AttnParams& p, const WorkItem& w) {
+  const int64_t seen = p.visible_keys(w.row0 + w.rows - 1);
+  const int64_t tiles = (seen + p.tile.kv - 1) / p.tile.kv;
+  const double keys = static_cast<double>(std::min<int64_t>(tiles * p.tile.kv, p.lk));
+  return w.rows * (keys + kRowOverheadKeys);
+}
 
 Decomposition::Decomposition(const AttnParams& p, int nranks) : p_(p) {
   num_items_ = p.batch * p.heads * p.q_tiles();
@@ -22,7 +65,22 @@ Decomposition::Decomposition(const AttnParams& p, int nranks) : p_(p) {
     auto it = std::lower_bound(prefix_.begin() + cuts_[r - 1], prefix_.end(), target);
     int64_t i = it - prefix_.begin();
     if (i > cuts_[r - 1] && target - prefix_[i - 1] < prefix_[std::min(i, num_items_)] - target) --i;
-    cuts_[r] = std::min(i, num_items_);
+    i = std::min(i, num_items_);
+    // The nearest KV-group boundary (items of one KV head are adjacent), if it is cheap enough.
+    const int64_t group_items = p.group_size() * p.q_tiles();
+    const int64_t below = i / group_items * group_items;
+    const int64_t above = std::min(below + group_items, num_items_);
+    const double slack = kGroupSnap * total / nranks;
+    int64_t best = i;
+    double best_miss = slack;
+    for (int64_t b : {below, above}) {
+      const double miss = std::abs(prefix_[b] - target);
+      if (b >= cuts_[r - 1] && miss <= best_miss) {
+        best = b;
+        best_miss = miss;
+      }
+    }
+    cuts_[r] = best;
   }
   cuts_[nranks] = num_items_;
 }
@@ -39,13 +97,7 @@ WorkItem Decomposition::item(int64_t index) const {
   return w;
 }
 
-double Decomposition::item_cost(int64_t index) const {
-  const WorkItem w = item(index);
-  const int64_t seen = p_.visible_keys(w.row0 + w.rows - 1);
-  const int64_t tiles = (seen + p_.tile.kv - 1) / p_.tile.kv;
-  const double keys = static_cast<double>(std::min<int64_t>(tiles * p_.tile.kv, p_.lk));
-  return w.rows * (keys + kRowOverheadKeys);
-}
+double Decomposition::item_cost(int64_t index) const { return work_item_cost(p_, item(index)); }
 
 Range Decomposition::rank_rows(int rank) const {
   const Range items = rank_items(rank);

@@ -17,6 +17,7 @@
 #include "driver/preflight.hpp"
 #include "driver/progress.hpp"
 #include "exec/cpu_executor.hpp"
+#include "driver/ring_executor.hpp"
 #include "kernels/reference/reference_backend.hpp"
 #include "miniattn/build_info.hpp"
 #include "miniattn/buffer.hpp"
@@ -115,7 +116,7 @@ class Run {
       if (const std::string why = backend_->check(p_); !why.empty())
         throw Error(fmt::format("backend '{}' cannot run this deck: {}", backend_->name(), why));
       if (deck_.run.kv_mode == KvMode::Ring)
-        throw Error("[run] kv_mode = \"ring\" is not available in this version; use \"replicated\"");
+        ring_ = std::make_unique<RingPlan>(p_, comm_.size(), static_cast<int>(deck_.run.ring_size));
 #if !MINIATTN_HAVE_HDF5
       if (hdf5_input())
         throw Error(with_option_hint("[input] source = \"hdf5\"", "MINIATTN_ENABLE_HDF5"));
@@ -134,6 +135,9 @@ class Run {
     slice_.items = dec_->rank_items(comm_.rank());
     slice_.rows = dec_->rank_rows(comm_.rank());
     slice_.groups = dec_->rank_kv_groups(comm_.rank());
+    slice_.row_set = RowSet(slice_.rows);
+    slice_.kv_set = RowSet({slice_.groups.begin * p_.lk, slice_.groups.end * p_.lk});
+    if (ring_) slice_ = ring_slice(*ring_, comm_.rank());
     slice_.progress = &progress_;
 
     if (comm_.root() && verbosity() != Verbosity::Quiet) {
@@ -146,10 +150,10 @@ class Run {
     }
 
     // Memory of every rank of each node against what the node has, and the report path.
-    const MemoryEstimate mem = preflight(comm_, deck_, *backend_, p_, *dec_, threads_);
+    const MemoryEstimate mem = preflight(comm_, deck_, *backend_, p_, slice_, threads_, ring_ != nullptr);
     progress_.note(fmt::format("rank 0: {} work items, {} query rows, {} KV heads; memory {} "
                                "({} per thread); predicted imbalance {:.1f}%",
-                               slice_.items.size(), slice_.rows.size(), slice_.groups.size(),
+                               slice_.items.size(), slice_.row_set.size(), slice_.groups.size(),
                                format_bytes(mem.total()), format_bytes(mem.per_thread),
                                100.0 * dec_->predicted_imbalance()));
 
@@ -183,8 +187,8 @@ class Run {
   void allocate() {
     all_or_none(comm_, [&] {
       const std::size_t d = static_cast<std::size_t>(p_.d);
-      const std::size_t rows = static_cast<std::size_t>(slice_.rows.size());
-      const std::size_t keys = static_cast<std::size_t>(slice_.groups.size() * p_.lk);
+      const std::size_t rows = static_cast<std::size_t>(slice_.row_set.size());
+      const std::size_t keys = static_cast<std::size_t>(slice_.kv_set.size());
       try {
         q_.allocate("q", rows * d);
         o_.allocate("o", rows * d);
@@ -196,7 +200,10 @@ class Run {
         slice_.v = v_.data();
         slice_.o = o_.data();
         slice_.lse = lse_.data();
-        exec_ = backend_->make_executor(p_, *dec_, slice_, threads_);
+        if (ring_)
+          exec_ = std::make_unique<RingExecutor>(*backend_, p_, *ring_, slice_, threads_, comm_);
+        else
+          exec_ = backend_->make_executor(p_, *dec_, slice_, threads_);
         if (!exec_) exec_ = std::make_unique<CpuExecutor>(*backend_, p_, *dec_, slice_, threads_);
       } catch (const std::bad_alloc&) {
         throw Error(fmt::format("rank {}: out of memory allocating {} query rows and {} keys of "
@@ -212,13 +219,15 @@ class Run {
     ScopedPhase timer(phases_, Phase::Read);
     if (!hdf5_input()) {
       const Deck::Input& in = deck_.input;
-      synthetic_rows(in.distribution, in.seed, Tensor::Q, p_.heads, p_.lq, p_.d, slice_.rows.begin,
-                     slice_.rows.end, q_.data());
-      const Range kv = kv_rows();
-      synthetic_rows(in.distribution, in.seed, Tensor::K, p_.kv_heads, p_.lk, p_.d, kv.begin,
-                     kv.end, k_.data());
-      synthetic_rows(in.distribution, in.seed, Tensor::V, p_.kv_heads, p_.lk, p_.d, kv.begin,
-                     kv.end, v_.data());
+      auto generate = [&](Tensor t, int64_t heads, int64_t len, const RowSet& rows, float* out) {
+        for (const Range& r : rows.ranges) {
+          synthetic_rows(in.distribution, in.seed, t, heads, len, p_.d, r.begin, r.end, out);
+          out += r.size() * p_.d;
+        }
+      };
+      generate(Tensor::Q, p_.heads, p_.lq, slice_.row_set, q_.data());
+      generate(Tensor::K, p_.kv_heads, p_.lk, slice_.kv_set, k_.data());
+      generate(Tensor::V, p_.kv_heads, p_.lk, slice_.kv_set, v_.data());
       check_input_magnitudes();
       return;
     }
@@ -228,9 +237,9 @@ class Run {
     });
     all_or_none(comm_, [&] {
       H5Reader reader(comm_, deck_.input.file);
-      reader.read_rows(deck_.input.q, q_layout(), slice_.rows, q_.data());
-      reader.read_rows(deck_.input.k, kv_layout(), kv_rows(), k_.data());
-      reader.read_rows(deck_.input.v, kv_layout(), kv_rows(), v_.data());
+      reader.read_rows(deck_.input.q, q_layout(), slice_.row_set, q_.data());
+      reader.read_rows(deck_.input.k, kv_layout(), slice_.kv_set, k_.data());
+      reader.read_rows(deck_.input.v, kv_layout(), slice_.kv_set, v_.data());
     });
     check_finite();
     check_input_magnitudes();
@@ -243,20 +252,18 @@ class Run {
                      threads_);
   }
 
-  Range kv_rows() const { return {slice_.groups.begin * p_.lk, slice_.groups.end * p_.lk}; }
-
   // NaN or Inf in a file is reported with the dataset and the first offending index.
   void check_finite() {
     struct Tensor3 {
       const std::string* name;
       const float* data;
-      Range rows;
+      const RowSet& rows;
       int64_t heads, len;
     };
     const Tensor3 tensors[] = {
-        {&deck_.input.q, q_.data(), slice_.rows, p_.heads, p_.lq},
-        {&deck_.input.k, k_.data(), kv_rows(), p_.kv_heads, p_.lk},
-        {&deck_.input.v, v_.data(), kv_rows(), p_.kv_heads, p_.lk}};
+        {&deck_.input.q, q_.data(), slice_.row_set, p_.heads, p_.lq},
+        {&deck_.input.k, k_.data(), slice_.kv_set, p_.kv_heads, p_.lk},
+        {&deck_.input.v, v_.data(), slice_.kv_set, p_.kv_heads, p_.lk}};
     for (const Tensor3& t : tensors) {
       constexpr int64_t kNone = std::numeric_limits<int64_t>::max();
       int64_t first = kNone;
@@ -264,7 +271,7 @@ class Run {
       for (int64_t i = 0; i < n; ++i)
         if (!std::isfinite(t.data[i])) {
           // Global flat element index, times 2, plus 1 for Inf (0 for NaN).
-          first = ((t.rows.begin * p_.d + i) << 1) | (std::isinf(t.data[i]) ? 1 : 0);
+          first = ((t.rows.global(i / p_.d) * p_.d + i % p_.d) << 1) | (std::isinf(t.data[i]) ? 1 : 0);
           break;
         }
       first = comm_.min(first);
@@ -315,47 +322,46 @@ class Run {
     if (deck_.verify.mode == VerifyMode::None) return;
     ScopedPhase timer(phases_, Phase::Verify);
     // Rows to check, grouped into tasks of up to 16 rows of one (b, h).
-    struct Task {
-      int64_t bh;
-      std::vector<int64_t> rows;
-    };
-    std::vector<Task> tasks;
+    const int d = p_.d;
+    std::vector<ReferenceTask> tasks;
     const std::vector<int64_t> sample =
         sampled_rows(p_.lq, deck_.verify.mode == VerifyMode::Full ? p_.lq : deck_.verify.rows);
     for (int64_t bh = slice_.rows.begin / p_.lq; bh * p_.lq < slice_.rows.end; ++bh) {
-      Task t{bh, {}};
+      ReferenceTask t;
+      t.bh = bh;
       for (int64_t i : sample) {
-        const int64_t flat = bh * p_.lq + i;
-        if (flat < slice_.rows.begin || flat >= slice_.rows.end) continue;
+        const int64_t local = slice_.row_set.local(bh * p_.lq + i);
+        if (local < 0) continue;
         t.rows.push_back(i);
+        t.q.insert(t.q.end(), q_.data() + local * d, q_.data() + (local + 1) * d);
         if (t.rows.size() == 16) {
           tasks.push_back(t);
           t.rows.clear();
+          t.q.clear();
         }
       }
       if (!t.rows.empty()) tasks.push_back(t);
     }
+    // Ring mode: the executor computes the reference over the keys spread around the ring.
+    const bool have_reference = exec_->reference(tasks);
     std::vector<ErrorAccum> acc(tasks.size());
     const int64_t ntasks = static_cast<int64_t>(tasks.size());
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
     for (int64_t ti = 0; ti < ntasks; ++ti) {
-      const Task& t = tasks[ti];
+      ReferenceTask& t = tasks[ti];
       const int n = static_cast<int>(t.rows.size());
-      const int d = p_.d;
-      std::vector<float> q(static_cast<std::size_t>(n) * d);
-      std::vector<double> o(static_cast<std::size_t>(n) * d), lse(static_cast<std::size_t>(n));
-      for (int r = 0; r < n; ++r) {
-        const int64_t local = t.bh * p_.lq + t.rows[r] - slice_.rows.begin;
-        std::copy_n(q_.data() + local * d, d, q.data() + static_cast<std::size_t>(r) * d);
+      if (!have_reference) {
+        t.o.resize(static_cast<std::size_t>(n) * d);
+        std::vector<double> lse(static_cast<std::size_t>(n));
+        const int64_t b = t.bh / p_.heads, h = t.bh % p_.heads;
+        const int64_t g = b * p_.kv_heads + p_.kv_head_of(h) - slice_.groups.begin;
+        const std::size_t koff = static_cast<std::size_t>(g * p_.lk) * d;
+        reference_rows(p_, t.q.data(), t.rows.data(), n, k_.data() + koff, v_.data() + koff,
+                       p_.lk, t.o.data(), lse.data());
       }
-      const int64_t b = t.bh / p_.heads, h = t.bh % p_.heads;
-      const int64_t g = b * p_.kv_heads + p_.kv_head_of(h) - slice_.groups.begin;
-      const std::size_t koff = static_cast<std::size_t>(g * p_.lk) * d;
-      reference_rows(p_, q.data(), t.rows.data(), n, k_.data() + koff, v_.data() + koff, p_.lk,
-                     o.data(), lse.data());
       for (int r = 0; r < n; ++r) {
-        const int64_t local = t.bh * p_.lq + t.rows[r] - slice_.rows.begin;
-        acc[ti].add(o_.data() + local * d, o.data() + static_cast<std::size_t>(r) * d, d);
+        const int64_t local = slice_.row_set.local(t.bh * p_.lq + t.rows[r]);
+        acc[ti].add(o_.data() + local * d, t.o.data() + static_cast<std::size_t>(r) * d, d);
       }
     }
     ErrorAccum total;
@@ -381,11 +387,11 @@ class Run {
     if (writer_) {
       ScopedPhase timer(phases_, Phase::Write);
       all_or_none(comm_, [&] {
-        writer_->write_rows("O", q_layout(), slice_.rows, o_.data());
+        writer_->write_rows("O", q_layout(), slice_.row_set, o_.data());
         if (deck_.output.write_lse) {
           RowLayout l = q_layout();
           l.d = 0;
-          writer_->write_rows("LSE", l, slice_.rows, lse_.data());
+          writer_->write_rows("LSE", l, slice_.row_set, lse_.data());
         }
       });
     }
@@ -417,6 +423,21 @@ class Run {
       writer_->commit();
     });
 #endif
+  }
+
+  // I/O volume and the executor's figures (ring traffic), reduced over ranks.
+  void add_scaleout_facts(RunSummary& s) const {
+    const double row_bytes = static_cast<double>(p_.d) * sizeof(float);
+    s.read_bytes = comm_.sum(static_cast<double>(slice_.row_set.size() + 2 * slice_.kv_set.size()) * row_bytes);
+    s.input_source = std::string(to_string(deck_.input.source));
+#if MINIATTN_HAVE_HDF5
+    if (writer_)
+      s.write_bytes = comm_.sum(static_cast<double>(slice_.row_set.size()) *
+                                (row_bytes + (deck_.output.write_lse ? sizeof(float) : 0)));
+#endif
+    for (const ExecutorStat& e : exec_->stats())
+      s.executor_stats.push_back({e.name, comm_.min(e.value), comm_.sum(e.value) / comm_.size(),
+                                  comm_.max(e.value)});
   }
 
 #if MINIATTN_HAVE_HDF5
@@ -453,7 +474,8 @@ class Run {
     s.kernel_runs = kernel_runs_;
     s.kernel_other_max = comm_.max(kernel_other_);
     s.ops = 4.0 * p_.d * p_.unmasked_scores();
-    s.predicted_imbalance = dec_->predicted_imbalance();
+    s.predicted_imbalance = ring_ ? ring_->predicted_imbalance() : dec_->predicted_imbalance();
+    add_scaleout_facts(s);
     s.verification = verification_;
     s.peak = peak_;
     s.verify_mode = std::string(to_string(deck_.verify.mode));
@@ -486,6 +508,7 @@ class Run {
   AttnParams p_;
   int threads_ = 1;
   std::unique_ptr<Decomposition> dec_;
+  std::unique_ptr<RingPlan> ring_;  // kv_mode = "ring"
   RankSlice slice_;
   Progress progress_{comm_.root()};
   Buffer<float> q_, k_, v_, o_, lse_;

@@ -81,26 +81,44 @@ std::optional<std::size_t> cgroup_headroom() {
 }  // namespace
 
 MemoryEstimate estimate_rank_memory(const Backend& backend, const AttnParams& p, int64_t rows,
-                                    int64_t kv_groups, int threads, bool hdf5_input) {
+                                    int64_t kv_keys, int64_t kv_groups, int threads,
+                                    bool hdf5_input, bool ring) {
   MemoryEstimate m;
   const std::size_t d = static_cast<std::size_t>(p.d);
   const std::size_t r = static_cast<std::size_t>(std::max<int64_t>(rows, 0));
   const std::size_t groups = static_cast<std::size_t>(std::max<int64_t>(kv_groups, 0));
-  const std::size_t keys = groups * static_cast<std::size_t>(p.lk);
+  const std::size_t keys = static_cast<std::size_t>(std::max<int64_t>(kv_keys, 0));
+  // Keys of one KV head the rank holds: all of them, or its shard in ring mode.
+  const int64_t head_keys = groups > 0 ? static_cast<int64_t>(keys / groups) : p.lk;
   m.threads = std::max(threads, 1);
+  m.ring = ring;
 
   m.q = r * d * 4;
   m.o_lse = r * d * 4 + r * 4;
   m.kv = 2 * keys * d * 4;
 
+  std::size_t kv_quantised = 0;  // quantised K (and V) of the keys held, with scales
   if (backend.quantized()) {
-    m.quantised = r * (d + 4) + keys * (d + 4) + groups * d * 4;
-    if (p.pv == PvPrecision::Bf16) m.quantised += keys * d * 2;
-    if (p.pv == PvPrecision::Int8) m.quantised += keys * d + groups * d * 4;
+    m.quantised = r * (d + 4) + groups * d * 4;
+    kv_quantised = keys * (d + 4);
+    if (p.pv == PvPrecision::Bf16) kv_quantised += keys * d * 2;
+    if (p.pv == PvPrecision::Int8) {
+      kv_quantised += keys * d;
+      m.quantised += groups * d * 4;
+    }
   }
-  m.packed = round64(backend.packed_kv_bytes(p, p.lk)) * groups;
+  const std::size_t packed = round64(backend.packed_kv_bytes(p, head_keys)) * groups;
+  if (ring) {
+    // RingExecutor: two shard buffers (the block computed on and the one in flight), each
+    // holding a shard's quantised and packed K/V, and every local row's (m, l, O) state.
+    m.packed = 2 * (kv_quantised + packed);
+    m.quantised += r * (d + 2) * 4;
+  } else {
+    m.quantised += kv_quantised;
+    m.packed = packed;
+  }
   const std::size_t state = static_cast<std::size_t>(p.tile.q) * (2 + d) * 4;
-  m.per_thread = round64(backend.scratch_bytes(p, p.lk)) + state;
+  m.per_thread = round64(backend.scratch_bytes(p, head_keys)) + state;
 
   if (hdf5_input) {
     const std::size_t per_call = std::max<std::size_t>(1, kReadBytesPerCall / (d * 4));

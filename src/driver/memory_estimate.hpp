@@ -23,6 +23,7 @@ struct MemoryEstimate {
   std::size_t packed = 0;
   std::size_t per_thread = 0;
   int threads = 1;
+  bool ring = false;  // kv_mode = "ring": K/V sharded; `packed` is the two ring shard buffers
   // Transient: the float16 staging buffer of one collective HDF5 read (hdf5 input only).
   std::size_t io_staging = 0;
 
@@ -31,9 +32,13 @@ struct MemoryEstimate {
   std::size_t total() const { return q + o_lse + kv + executor() + io_staging; }
 };
 
-// rows: the rank's query rows; kv_groups: its KV heads (Decomposition::rank_rows/rank_kv_groups).
+// rows: the rank's query rows; kv_keys: the key rows it holds (kv_groups x kv_len when K/V are
+// replicated, its shard in ring mode); kv_groups: the KV heads they belong to (RankSlice).
+// Replicated mode gives CpuExecutor::bytes_allocated() exactly; ring mode RingExecutor's
+// buffers to within the shard layout's padding.
 MemoryEstimate estimate_rank_memory(const Backend& backend, const AttnParams& p, int64_t rows,
-                                    int64_t kv_groups, int threads, bool hdf5_input);
+                                    int64_t kv_keys, int64_t kv_groups, int threads,
+                                    bool hdf5_input, bool ring = false);
 
 struct AvailableMemory {
   std::size_t bytes = 0;

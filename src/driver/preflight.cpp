@@ -47,8 +47,10 @@ NodeShare node_share(const Comm& comm, std::size_t mine) {
 // What to change, the largest part of the rank's memory first.
 std::string fit_hints(const Deck& deck, const MemoryEstimate& m) {
   const std::string kv =
-      "lower [problem] kv_len (every rank holds whole K/V heads), or set [run] kv_mode = "
-      "\"ring\" to shard K/V over the ranks";
+      m.ring ? std::string("run more ranks per ring ([run] ring_size) to shrink each K/V shard, "
+                           "or lower [problem] kv_len")
+             : std::string("lower [problem] kv_len (every rank holds whole K/V heads), or set "
+                           "[run] kv_mode = \"ring\" to shard K/V over the ranks");
   const std::string q = "lower [problem] seq_len, batch or heads, or run more ranks on more nodes";
   std::string scratch = "lower [run] threads, tile_q or tile_kv";
   if (deck.run.variant == Variant::Unfused)
@@ -95,11 +97,11 @@ void check_report_path(const std::string& path) {
 }  // namespace
 
 MemoryEstimate preflight(const Comm& comm, const Deck& deck, const Backend& backend,
-                         const AttnParams& p, const Decomposition& dec, int threads) {
-  const int64_t rows = dec.rank_rows(comm.rank()).size();
-  const int64_t groups = dec.rank_kv_groups(comm.rank()).size();
-  const MemoryEstimate mine = estimate_rank_memory(backend, p, rows, groups, threads,
-                                                   deck.input.source == InputSource::Hdf5);
+                         const AttnParams& p, const RankSlice& slice, int threads, bool ring) {
+  const int64_t groups = slice.groups.size();
+  const MemoryEstimate mine =
+      estimate_rank_memory(backend, p, slice.row_set.size(), slice.kv_set.size(), groups, threads,
+                           deck.input.source == InputSource::Hdf5, ring);
   const NodeShare node = node_share(comm, mine.total());
   all_or_none(comm, [&] {
     const std::optional<AvailableMemory> avail = available_memory();

@@ -8,14 +8,16 @@
 #include "miniattn/comm.hpp"
 #include "miniattn/decomp.hpp"
 #include "miniattn/deck.hpp"
+#include "miniattn/executor.hpp"
 #include "miniattn/kernel.hpp"
 
 namespace miniattn {
 
 // Collective. Throws the same miniattn::Error on every rank (ExitCode::BadInput) when the ranks
 // sharing a node need more memory than it has (naming the deck keys that would make the run
-// fit), or when [output] report cannot be created. Returns this rank's estimate.
+// fit), or when [output] report cannot be created. Returns this rank's estimate for the rows
+// and keys of its slice (ring: the slice of ring mode, whose K/V are a shard).
 MemoryEstimate preflight(const Comm& comm, const Deck& deck, const Backend& backend,
-                         const AttnParams& p, const Decomposition& dec, int threads);
+                         const AttnParams& p, const RankSlice& slice, int threads, bool ring);
 
 }  // namespace miniattn

@@ -151,16 +151,7 @@ double CpuExecutor::compute(PhaseSeconds& phases) {
     for (int64_t i = 0; i < nitems; ++i) {
       const WorkItem w = dec_.item(slice_.items.begin + i);
       const int64_t row = (w.b * p_.heads + w.h) * p_.lq + w.row0 - slice_.rows.begin;
-      QTile q;
-      q.b = w.b;
-      q.h = w.h;
-      q.row0 = w.row0;
-      q.rows = w.rows;
-      q.q = slice_.q + row * d;
-      if (backend_.quantized()) {
-        q.q8 = q8_.data() + row * d;
-        q.q_scale = q_scale_.data() + row;
-      }
+      const QTile q = query_tile(w, slice_.q, q8_.data(), q_scale_.data(), row, d);
       const KvBlock kv = kv_block(w.b * p_.kv_heads + p_.kv_head_of(w.h));
       reset_row_state(state, w.rows, d);
       backend_.attend(p_, q, kv, state, scratch, cyc);

@@ -14,6 +14,23 @@
 
 namespace miniattn {
 
+// The query tile of work item w whose first row is row `row` of the rank's buffers (q8 and
+// q_scale are null for a backend that reads the float rows only).
+inline QTile query_tile(const WorkItem& w, const float* q, const int8_t* q8, const float* q_scale,
+                        int64_t row, int d) {
+  QTile t;
+  t.b = w.b;
+  t.h = w.h;
+  t.row0 = w.row0;
+  t.rows = w.rows;
+  t.q = q + row * d;
+  if (q8) {
+    t.q8 = q8 + row * d;
+    t.q_scale = q_scale + row;
+  }
+  return t;
+}
+
 class CpuExecutor final : public RankExecutor {
  public:
   // Allocates every buffer the runs need (and touches it) up front.

@@ -58,6 +58,48 @@ double pct_floor(const RunSummary& s) {
 
 std::string yes_no(bool b) { return b ? "yes" : "no"; }
 
+// Each rank's compute seconds (qk_gemm + softmax + pv_gemm of the median run) and their
+// imbalance, max / mean - 1: the measured counterpart of the predicted imbalance.
+std::vector<double> compute_seconds(const RunSummary& s) {
+  std::vector<double> c;
+  for (int r = 0; r < s.ranks; ++r) {
+    const double* row = s.phase_seconds.data() + static_cast<std::size_t>(r) * kNumPhases;
+    c.push_back(row[static_cast<int>(Phase::QkGemm)] + row[static_cast<int>(Phase::Softmax)] +
+                row[static_cast<int>(Phase::PvGemm)]);
+  }
+  return c;
+}
+
+double compute_imbalance(const RunSummary& s) {
+  const std::vector<double> c = compute_seconds(s);
+  double mx = 0.0, sum = 0.0;
+  for (double v : c) {
+    mx = std::max(mx, v);
+    sum += v;
+  }
+  return sum > 0.0 ? mx / (sum / c.size()) - 1.0 : 0.0;
+}
+
+// Bytes over the slowest rank's seconds of a phase, in GB/s (0 when the phase took no time).
+double phase_gbs(const RunSummary& s, Phase p, double bytes) {
+  const double t = phase_stat(s, static_cast<int>(p)).max;
+  return t > 0.0 ? bytes / t * 1e-9 : 0.0;
+}
+
+const RunSummary::StatRange* executor_stat(const RunSummary& s, const std::string& name) {
+  for (const RunSummary::StatRange& r : s.executor_stats)
+    if (r.name == name) return &r;
+  return nullptr;
+}
+
+// Fraction of the ring transfers' time that compute covered, over all ranks.
+double ring_hidden(const RunSummary& s) {
+  const RunSummary::StatRange* f = executor_stat(s, "comm_in_flight_s");
+  const RunSummary::StatRange* e = executor_stat(s, "comm_exposed_s");
+  if (!f || !e || f->avg <= 0.0) return 1.0;
+  return std::clamp(1.0 - e->avg / f->avg, 0.0, 1.0);
+}
+
 }  // namespace
 
 double RunSummary::kernel_median() const {
@@ -109,6 +151,23 @@ std::string format_table(const RunSummary& s) {
   out += fmt::format("          outside the timed kernel phases: {:.6f} s (finalisation, "
                      "scheduling, threads waiting); predicted rank imbalance {:.1f}%\n",
                      s.kernel_other_max, 100.0 * s.predicted_imbalance);
+  out += fmt::format("balance   compute (qk_gemm + softmax + pv_gemm) imbalance over ranks {:.1f}% "
+                     "(predicted {:.1f}%)\n",
+                     100.0 * compute_imbalance(s), 100.0 * s.predicted_imbalance);
+  out += fmt::format("io        read {:.3f} GB/s ({} input, {:.4g} B), write {:.3f} GB/s ({:.4g} B)\n",
+                     phase_gbs(s, Phase::Read, s.read_bytes), s.input_source, s.read_bytes,
+                     phase_gbs(s, Phase::Write, s.write_bytes), s.write_bytes);
+  if (const RunSummary::StatRange* steps = executor_stat(s, "steps")) {
+    const RunSummary::StatRange* sent = executor_stat(s, "bytes_sent");
+    const RunSummary::StatRange* flight = executor_stat(s, "comm_in_flight_s");
+    const RunSummary::StatRange* exposed = executor_stat(s, "comm_exposed_s");
+    out += fmt::format("ring      {} ring(s) of {} rank(s), {} step(s); sent {:.4g} B per rank (max); "
+                       "transfers in flight {:.6f} s, exposed {:.6f} s (max over ranks): {:.1f}% "
+                       "hidden by compute\n",
+                       executor_stat(s, "num_rings")->max, executor_stat(s, "ring_size")->max,
+                       steps->max, sent ? sent->max : 0.0, flight ? flight->max : 0.0,
+                       exposed ? exposed->max : 0.0, 100.0 * ring_hidden(s));
+  }
   if (s.verification) {
     const ErrorStats& v = *s.verification;
     out += fmt::format("verify    {} rows ({}): max_abs {:.3e} rel_l1 {:.3e} rel_l2 {:.3e} "
@@ -205,6 +264,27 @@ std::string report_json(const RunSummary& s) {
     j["verification"] = nullptr;
   }
   j["output_file"] = s.output_file;
+
+  // Scale-out: measured balance, I/O bandwidth, ring traffic.
+  j["load_balance"] = {{"predicted_imbalance", s.predicted_imbalance},
+                       {"compute_imbalance", compute_imbalance(s)},
+                       {"compute_seconds_per_rank", compute_seconds(s)}};
+  j["io"] = {{"input", s.input_source},
+             {"read_bytes", s.read_bytes},
+             {"read_seconds", phase_stat(s, static_cast<int>(Phase::Read)).max},
+             {"read_gbs", phase_gbs(s, Phase::Read, s.read_bytes)},
+             {"write_bytes", s.write_bytes},
+             {"write_seconds", phase_stat(s, static_cast<int>(Phase::Write)).max},
+             {"write_gbs", phase_gbs(s, Phase::Write, s.write_bytes)}};
+  if (!s.executor_stats.empty()) {
+    json ring = json::object();
+    for (const RunSummary::StatRange& r : s.executor_stats)
+      ring[r.name] = {{"min", r.min}, {"avg", r.avg}, {"max", r.max}};
+    ring["hidden_fraction_overall"] = ring_hidden(s);
+    j["ring"] = ring;
+  } else {
+    j["ring"] = nullptr;
+  }
   return j.dump(2);
 }
 

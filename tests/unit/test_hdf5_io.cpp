@@ -218,6 +218,84 @@ TEST(Hdf5Io, WritesOfPartialRangesLandInTheirRows) {
   }
 }
 
+TEST(Hdf5Io, RowSetsOfSeveralRangesRoundTrip) {
+  // Ring mode's zig-zag chunks: several ranges per head, across heads and batches, written
+  // and read in one transfer each, stored back to back in the buffer.
+  TestFile f;
+  const RowLayout l{2, 3, 10, 8};  // 60 rows
+  const std::vector<float> all = random_values(static_cast<std::size_t>(l.rows()) * 8, 9);
+  RowSet set;
+  for (const Range& r : {Range{0, 2}, Range{8, 13}, Range{19, 20}, Range{20, 31}, Range{59, 60}})
+    set.add(r);
+  ASSERT_EQ(set.ranges.size(), 4u);  // {19, 20} and {20, 31} merge
+  ASSERT_EQ(set.size(), 2 + 5 + 12 + 1);
+  std::vector<float> packed;
+  for (const Range& r : set.ranges)
+    packed.insert(packed.end(), all.begin() + r.begin * 8, all.begin() + r.end * 8);
+  {
+    H5Writer w(world(), f.path());
+    w.write_rows("O", l, set, packed.data());
+    w.commit();
+  }
+  const DatasetData d = read_dataset(f.path(), "O");
+  for (int64_t row = 0; row < l.rows(); ++row) {
+    const int64_t at = set.local(row);
+    if (at < 0) continue;
+    EXPECT_EQ(set.global(at), row);
+    for (int c = 0; c < 8; ++c) ASSERT_EQ(d.values[row * 8 + c], all[row * 8 + c]) << "row " << row;
+  }
+  H5Reader r(world(), f.path());
+  std::vector<float> got(packed.size() + 1, -7.0f);
+  r.read_rows("O", l, set, got.data());
+  EXPECT_TRUE(std::equal(packed.begin(), packed.end(), got.begin()));
+  EXPECT_EQ(got.back(), -7.0f) << "read past the end";
+}
+
+// Layout of a written dataset: H5D_CHUNKED with its chunk dims, or H5D_CONTIGUOUS and {}.
+std::pair<H5D_layout_t, std::vector<hsize_t>> dataset_layout(const std::string& path,
+                                                            const std::string& name) {
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  const hid_t d = H5Dopen2(f, name.c_str(), H5P_DEFAULT);
+  const hid_t p = H5Dget_create_plist(d);
+  const H5D_layout_t layout = H5Pget_layout(p);
+  std::vector<hsize_t> dims;
+  if (layout == H5D_CHUNKED) {
+    dims.resize(static_cast<std::size_t>(H5Pget_chunk(p, 0, nullptr)));
+    H5Pget_chunk(p, static_cast<int>(dims.size()), dims.data());
+  }
+  H5Pclose(p);
+  H5Dclose(d);
+  H5Fclose(f);
+  return {layout, dims};
+}
+
+TEST(Hdf5Io, OutputIsContiguousOrChunkedInRunsOfOneHeadsRows) {
+  // Contiguous by default; MINIATTN_H5_CHUNK_BYTES=1048576: 1 MiB chunks, 2048 rows of D = 128
+  // float32 (a head of 3000 rows: two chunks, the second partial), LSE (4 bytes a row) a whole
+  // head per chunk.
+  TestFile f;
+  const RowLayout o{1, 2, 3000, 128}, lse{1, 2, 3000, 0};
+  const std::vector<float> v = random_values(static_cast<std::size_t>(o.rows()) * 128, 4);
+  auto write = [&] {
+    H5Writer w(world(), f.path());
+    w.write_rows("O", o, {0, o.rows()}, v.data());
+    w.write_rows("LSE", lse, {0, lse.rows()}, v.data());
+    w.commit();
+  };
+  write();
+  EXPECT_EQ(dataset_layout(f.path(), "O").first, H5D_CONTIGUOUS);
+  EXPECT_EQ(read_dataset(f.path(), "O").values, v);
+  ::setenv("MINIATTN_H5_CHUNK_BYTES", "1048576", 1);
+  write();
+  EXPECT_EQ(dataset_layout(f.path(), "O").second, (std::vector<hsize_t>{1, 1, 2048, 128}));
+  EXPECT_EQ(dataset_layout(f.path(), "LSE").second, (std::vector<hsize_t>{1, 1, 3000}));
+  EXPECT_EQ(read_dataset(f.path(), "O").values, v);
+  ::setenv("MINIATTN_H5_CHUNK_BYTES", "-5", 1);
+  expect_error([&] { H5Writer w(world(), f.path()); }, ExitCode::BadInput,
+               {"MINIATTN_H5_CHUNK_BYTES"});
+  ::unsetenv("MINIATTN_H5_CHUNK_BYTES");
+}
+
 TEST(Hdf5Io, Float16RoundTripRoundsToNearestEven) {
   TestFile f;
   const RowLayout l{2, 2, 9, 32};

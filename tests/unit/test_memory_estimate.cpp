@@ -62,8 +62,9 @@ TEST(MemoryEstimate, EqualsWhatTheExecutorAllocates) {
                 slice.rows = dec.rank_rows(r);
                 slice.groups = dec.rank_kv_groups(r);
                 const CpuExecutor exec(*be, p, dec, slice, threads);
-                const MemoryEstimate m = estimate_rank_memory(*be, p, slice.rows.size(),
-                                                              slice.groups.size(), threads, false);
+                const MemoryEstimate m = estimate_rank_memory(
+                    *be, p, slice.rows.size(), slice.groups.size() * p.lk, slice.groups.size(),
+                    threads, false);
                 SCOPED_TRACE(::testing::Message() << name << " pv " << to_string(pv) << " "
                                                   << to_string(v) << " rank " << r << "/" << ranks
                                                   << " threads " << threads << " D " << s.d);
@@ -83,7 +84,7 @@ TEST(MemoryEstimate, Hdf5InputAddsTheFloat16StagingOfOneRead) {
                                         PvPrecision::Fp32, Exp2Kind::Accurate, QkScales::PerToken,
                                         true, be->default_tiles(64, PvPrecision::Fp32));
   // The largest of the three reads: K or V of two heads, 600 rows of 64 halves.
-  EXPECT_EQ(estimate_rank_memory(*be, p, 200, 2, 1, true).io_staging, 600u * 64 * 2);
+  EXPECT_EQ(estimate_rank_memory(*be, p, 200, 600, 2, 1, true).io_staging, 600u * 64 * 2);
 }
 
 class MemoryLimitEnv : public ::testing::Test {

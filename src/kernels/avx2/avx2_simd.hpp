@@ -74,12 +74,14 @@ inline __m256 scale_by(__m256 y, __m256 t) {
 
 // accurate: n = rint(x) by the magic sum (the scalar form's round_nearest, so the same n and r),
 // p(r) degree-5 Horner with FMA, p * 2^n as an exponent add: bitwise the scalar form compiled
-// with FMA, on [-125, 0]. `Scale` multiplies the result for free (folded into the coefficients).
+// with FMA, on [-125, 0]. x > 0 (rounding residue of s - m, which grows with the scores'
+// magnitude) is clamped to 0 as in the scalar form, so P <= 1. `Scale` multiplies the result for free (folded into the coefficients).
 template <int Scale = 1>
 inline __m256 exp2_accurate(__m256 x) {
   constexpr float k = static_cast<float>(Scale);
-  const __m256 t = _mm256_add_ps(x, _mm256_set1_ps(kRoundMagic));
-  const __m256 r = _mm256_sub_ps(x, _mm256_sub_ps(t, _mm256_set1_ps(kRoundMagic)));
+  const __m256 xc = _mm256_min_ps(x, _mm256_setzero_ps());  // P <= 1 (NaN: masked below)
+  const __m256 t = _mm256_add_ps(xc, _mm256_set1_ps(kRoundMagic));
+  const __m256 r = _mm256_sub_ps(xc, _mm256_sub_ps(t, _mm256_set1_ps(kRoundMagic)));
   __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(k * exp2::kAccC5), r, _mm256_set1_ps(k * exp2::kAccC4));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(k * exp2::kAccC3));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(k * exp2::kAccC2));
@@ -106,7 +108,8 @@ struct FexpaTables {
 };
 
 inline __m256 exp2_fast(__m256 x, const FexpaTables& tab) {
-  const __m256i t = _mm256_castps_si256(_mm256_fmadd_ps(x, _mm256_set1_ps(64.0f), _mm256_set1_ps(kRoundMagic)));
+  const __m256 xc = _mm256_min_ps(x, _mm256_setzero_ps());  // P <= 1, as in exp2_accurate
+  const __m256i t = _mm256_castps_si256(_mm256_fmadd_ps(xc, _mm256_set1_ps(64.0f), _mm256_set1_ps(kRoundMagic)));
   const __m256 lo = _mm256_permutevar8x32_ps(tab.lo, t);  // index bits 0-2
   const __m256 hi = _mm256_permutevar8x32_ps(tab.hi, _mm256_srli_epi32(t, 3));
   return keep_domain(x, scale_by(_mm256_mul_ps(hi, lo), _mm256_castsi256_ps(_mm256_srli_epi32(t, 6))));

@@ -69,9 +69,13 @@ void quantize_q_tile(QkScales mode, const float* q, int rows, int d, int8_t* q8,
 
 void k_channel_mean(const float* k, int64_t n, int d, float* mean) {
   std::vector<double> sum(static_cast<std::size_t>(d), 0.0);
+  k_channel_sum(k, n, d, sum.data());
+  for (int c = 0; c < d; ++c) mean[c] = n > 0 ? static_cast<float>(sum[c] / n) : 0.0f;
+}
+
+void k_channel_sum(const float* k, int64_t n, int d, double* sum) {
   for (int64_t j = 0; j < n; ++j)
     for (int c = 0; c < d; ++c) sum[c] += k[j * d + c];
-  for (int c = 0; c < d; ++c) mean[c] = n > 0 ? static_cast<float>(sum[c] / n) : 0.0f;
 }
 
 void quantize_k(QkScales mode, const float* k, int64_t n, int d, const float* mean, int8_t* k8,
@@ -91,9 +95,19 @@ void v_to_bf16(const float* v, std::size_t count, uint16_t* out) {
 }
 
 void quantize_v_per_channel(const float* v, int64_t n, int d, int8_t* v8, float* scale) {
-  std::vector<float> amax(static_cast<std::size_t>(d), 0.0f), inv(static_cast<std::size_t>(d));
+  std::vector<float> amax(static_cast<std::size_t>(d), 0.0f);
+  v_channel_absmax(v, n, d, amax.data());
+  quantize_v_with_absmax(v, n, d, amax.data(), v8, scale);
+}
+
+void v_channel_absmax(const float* v, int64_t n, int d, float* amax) {
   for (int64_t j = 0; j < n; ++j)
     for (int c = 0; c < d; ++c) amax[c] = std::max(amax[c], std::fabs(v[j * d + c]));
+}
+
+void quantize_v_with_absmax(const float* v, int64_t n, int d, const float* amax, int8_t* v8,
+                            float* scale) {
+  std::vector<float> inv(static_cast<std::size_t>(d));
   std::vector<int> tiny;  // channels with amax < 127 / FLT_MAX, whose inverse overflows float
   for (int c = 0; c < d; ++c) {
     scale[c] = amax[c] / 127.0f;

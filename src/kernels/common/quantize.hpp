@@ -20,6 +20,9 @@ void quantize_q_tile(QkScales mode, const float* q, int rows, int d, int8_t* q8,
 
 // Per-channel mean of K over keys [0, n), accumulated in double in key order.
 void k_channel_mean(const float* k, int64_t n, int d, float* mean);
+// sum[c] += K[j][c] over keys [0, n) in key order, in double (a shard's part of the mean when
+// the keys of a head are spread over ranks: ring mode).
+void k_channel_sum(const float* k, int64_t n, int d, double* sum);
 
 // Quantises keys [0, n) of one KV head after subtracting mean (may be null: no smoothing).
 // per_block groups keys in blocks of kKeyQuantBlock aligned to key 0.
@@ -31,6 +34,11 @@ void v_to_bf16(const float* v, std::size_t count, uint16_t* out);
 
 // V for the int8 P.V: per-channel symmetric scales over keys [0, n).
 void quantize_v_per_channel(const float* v, int64_t n, int d, int8_t* v8, float* scale);
+// The two halves of it, for keys spread over ranks: amax[c] = max(amax[c], |V[j][c]|) over keys
+// [0, n); then keys [0, n) quantised with the channel maxima amax of the whole sequence.
+void v_channel_absmax(const float* v, int64_t n, int d, float* amax);
+void quantize_v_with_absmax(const float* v, int64_t n, int d, const float* amax, int8_t* v8,
+                            float* scale);
 
 // Every quantised form of one KV head (keys [0, n)) that p asks for: K smoothed (when
 // p.smooth_k) and quantised, V as bf16 or int8 per pv precision. Pointers for forms p does not

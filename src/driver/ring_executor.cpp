@@ -1,0 +1,618 @@
+#include "driver/ring_executor.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "exec/cpu_executor.hpp"
+#include "kernels/common/quantize.hpp"
+#include "kernels/reference/reference_backend.hpp"
+#include "miniattn/clock.hpp"
+#include "miniattn/timers.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace miniattn {
+namespace {
+
+std::size_t align64(std::size_t x) { return (x + 63) & ~std::size_t{63}; }
+
+// Keys per parallel task when quantising a shard: a multiple of the K quantisation block.
+constexpr int64_t kQuantChunk = 4 * kKeyQuantBlock;
+// Bytes per MPI message (MPI counts are int); a larger shard travels as several messages.
+constexpr std::size_t kMaxMessage = std::size_t{1} << 30;
+// Query rows per rank in one round of the ring reference (bounds its buffers at scale).
+constexpr int64_t kReferenceRowsPerRound = 4096;
+
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+// into = merge(into, from) for n records [lse, o[0..d)]: O normalised, LSE natural-log; the
+// exact combination of the softmax over two disjoint key sets. Records with lse = -inf saw no key.
+void merge_lse_records(const double* from, double* into, int64_t n, int d) {
+  const int64_t w = d + 1;
+  for (int64_t i = 0; i < n; ++i) {
+    const double* a = from + i * w;
+    double* b = into + i * w;
+    if (a[0] == kNegInf) continue;
+    if (b[0] == kNegInf) {
+      std::copy(a, a + w, b);
+      continue;
+    }
+    const double m = std::max(a[0], b[0]);
+    const double wa = std::exp(a[0] - m), wb = std::exp(b[0] - m), s = wa + wb;
+    b[0] = m + std::log(s);
+    for (int c = 1; c <= d; ++c) b[c] = (wa * a[c] + wb * b[c]) / s;
+  }
+}
+
+#if MINIATTN_HAVE_MPI
+void mpi_merge_lse(void* in, void* inout, int* len, MPI_Datatype* type) {
+  int bytes = 0;
+  MPI_Type_size(*type, &bytes);
+  merge_lse_records(static_cast<const double*>(in), static_cast<double*>(inout), *len,
+                    bytes / static_cast<int>(sizeof(double)) - 1);
+}
+#endif
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// One ring step's transfers: the shard in hand goes to the next rank while the previous rank's
+// arrives. Open MPI moves large messages only inside MPI calls (no progress thread), so the main
+// thread polls between tiles; in_flight runs from posting to the first call that finds both
+// transfers done, exposed is the wait after compute ran out.
+// ---------------------------------------------------------------------------------------------
+class StepComm {
+ public:
+  StepComm() = default;
+#if MINIATTN_HAVE_MPI
+  void post(MPI_Comm comm, int next, int prev, int tag, const std::byte* send, std::size_t send_bytes,
+            std::byte* recv, std::size_t recv_bytes) {
+    const double t0 = wall_seconds();
+    t_post_ = t0;
+    for (std::size_t off = 0; off < recv_bytes; off += kMaxMessage) {
+      reqs_.emplace_back();
+      MPI_Irecv(recv + off, static_cast<int>(std::min(kMaxMessage, recv_bytes - off)), MPI_BYTE,
+                prev, tag, comm, &reqs_.back());
+    }
+    for (std::size_t off = 0; off < send_bytes; off += kMaxMessage) {
+      reqs_.emplace_back();
+      MPI_Isend(send + off, static_cast<int>(std::min(kMaxMessage, send_bytes - off)), MPI_BYTE,
+                next, tag, comm, &reqs_.back());
+    }
+    bytes_sent = static_cast<double>(send_bytes);
+    mpi_calls += wall_seconds() - t0;
+    pending_ = !reqs_.empty();
+  }
+#endif
+
+  bool pending() const { return pending_; }
+
+  // Main thread only.
+  void poll() {
+#if MINIATTN_HAVE_MPI
+    if (!pending_) return;
+    const double t0 = wall_seconds();
+    int flag = 0;
+    MPI_Testall(static_cast<int>(reqs_.size()), reqs_.data(), &flag, MPI_STATUSES_IGNORE);
+    const double t1 = wall_seconds();
+    mpi_calls += t1 - t0;
+    if (flag) finish(t1);
+#endif
+  }
+
+  void wait() {
+#if MINIATTN_HAVE_MPI
+    if (!pending_) return;
+    const double t0 = wall_seconds();
+    MPI_Waitall(static_cast<int>(reqs_.size()), reqs_.data(), MPI_STATUSES_IGNORE);
+    const double t1 = wall_seconds();
+    mpi_calls += t1 - t0;
+    exposed += t1 - t0;
+    finish(t1);
+#endif
+  }
+
+  double bytes_sent = 0.0, in_flight = 0.0, exposed = 0.0, mpi_calls = 0.0;
+
+ private:
+  void finish(double t) {
+    in_flight = t - t_post_;
+    pending_ = false;
+  }
+
+#if MINIATTN_HAVE_MPI
+  std::vector<MPI_Request> reqs_;
+#endif
+  double t_post_ = 0.0;
+  bool pending_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Set-up
+// ---------------------------------------------------------------------------------------------
+
+RankSlice ring_slice(const RingPlan& plan, int rank) {
+  RankSlice s;
+  s.row_set = plan.rows(rank);
+  s.kv_set = plan.kv_rows(rank);
+  if (!s.row_set.ranges.empty())
+    s.rows = {s.row_set.ranges.front().begin, s.row_set.ranges.back().end};
+  s.groups = plan.kv_groups(plan.ring_of(rank));
+  return s;
+}
+
+RingExecutor::RingExecutor(const Backend& backend, const AttnParams& p, const RingPlan& plan,
+                           const RankSlice& slice, int threads, const Comm& world)
+    : backend_(backend), p_(p), plan_(plan), slice_(slice), threads_(std::max(threads, 1)),
+      world_(world) {
+  const int rank = world.rank();
+  ring_rank_ = plan.ring_rank(rank);
+  groups_ = plan.kv_groups(plan.ring_of(rank));
+  chunks_per_group_ = static_cast<int>(plan.key_chunks(0).size());
+  for (int r = 0; r < plan.ring_size(); ++r) layouts_.push_back(layout_of(r));
+
+  items_ = plan.items(rank);
+  for (const WorkItem& w : items_) {
+    const int64_t bh = w.b * p.heads + w.h;
+    item_row_.push_back(slice.row_set.local(bh * p.lq + w.row0));
+    item_group_.push_back(w.b * p.kv_heads + p.kv_head_of(w.h) - groups_.begin);
+  }
+
+  const std::size_t d = static_cast<std::size_t>(p.d);
+  const std::size_t rows = static_cast<std::size_t>(slice.row_set.size());
+  const std::size_t ng = static_cast<std::size_t>(groups_.size());
+  if (backend.quantized()) {
+    q8_.allocate("q8", rows * d);
+    q_scale_.allocate("q_scale", rows);
+    k_mean_.allocate("k_mean", ng * d);
+    v_scale_.allocate("v_scale", ng * d);
+    bytes_ += rows * (d + 4) + ng * d * 8;
+  }
+  m_.allocate("ring_m", rows);
+  l_.allocate("ring_l", rows);
+  acc_.allocate("ring_acc", rows * d);
+  bytes_ += rows * (d + 2) * 4;
+  std::size_t shard_bytes = 0;
+  int64_t max_keys = 1;
+  for (const ShardLayout& l : layouts_) {
+    shard_bytes = std::max(shard_bytes, l.bytes);
+    for (const Section& s : l.sections) max_keys = std::max(max_keys, s.n);
+  }
+  for (Buffer<std::byte>& b : shard_) b.allocate("ring_shard", std::max<std::size_t>(shard_bytes, 64));
+  bytes_ += 2 * shard_bytes;
+  scratch_stride_ = align64(backend.scratch_bytes(p, max_keys));
+  scratch_.allocate("scratch", scratch_stride_ * static_cast<std::size_t>(threads_));
+  bytes_ += scratch_stride_ * static_cast<std::size_t>(threads_);
+}
+
+RingExecutor::~RingExecutor() {
+#if MINIATTN_HAVE_MPI
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (ring_ != MPI_COMM_NULL && !finalized) MPI_Comm_free(&ring_);
+#endif
+}
+
+void RingExecutor::make_comm() {
+#if MINIATTN_HAVE_MPI
+  if (ring_ == MPI_COMM_NULL)
+    MPI_Comm_split(world_.native(), plan_.ring_of(world_.rank()), ring_rank_, &ring_);
+#endif
+}
+
+// The shard of a ring rank as it sits in a ring buffer (and travels): for every KV head of the
+// ring and every key chunk, the arrays the backend's attend reads, each 64-byte aligned.
+RingExecutor::ShardLayout RingExecutor::layout_of(int ring_rank) const {
+  ShardLayout l;
+  std::size_t off = 0;
+  auto take = [&off](std::size_t bytes) {
+    const std::size_t at = off;
+    off = align64(off + bytes);
+    return at;
+  };
+  const std::size_t d = static_cast<std::size_t>(p_.d);
+  for (int64_t g = 0; g < groups_.size(); ++g)
+    for (const Range& c : plan_.key_chunks(ring_rank)) {
+      Section s;
+      s.group = g;
+      s.key0 = c.begin;
+      s.n = c.size();
+      const std::size_t n = static_cast<std::size_t>(s.n);
+      if (backend_.quantized()) {
+        s.k8 = take(n * d);
+        s.k_scale = take(n * sizeof(float));
+        if (p_.pv == PvPrecision::Fp32) s.v = take(n * d * sizeof(float));
+        if (p_.pv == PvPrecision::Bf16) s.v_bf16 = take(n * d * sizeof(uint16_t));
+        if (p_.pv == PvPrecision::Int8) s.v8 = take(n * d);
+      } else {
+        s.k = take(n * d * sizeof(float));
+        s.v = take(n * d * sizeof(float));
+      }
+      s.packed = take(backend_.packed_kv_bytes(p_, s.n));
+      l.sections.push_back(s);
+    }
+  l.bytes = off;
+  return l;
+}
+
+KvBlock RingExecutor::block(const Section& s, const std::byte* base) const {
+  KvBlock kv;
+  kv.key0 = s.key0;
+  kv.n = s.n;
+  if (backend_.quantized()) {
+    kv.k8 = reinterpret_cast<const int8_t*>(base + s.k8);
+    kv.k_scale = reinterpret_cast<const float*>(base + s.k_scale);
+    if (p_.pv == PvPrecision::Fp32) kv.v = reinterpret_cast<const float*>(base + s.v);
+    if (p_.pv == PvPrecision::Bf16) kv.v_bf16 = reinterpret_cast<const uint16_t*>(base + s.v_bf16);
+    if (p_.pv == PvPrecision::Int8) {
+      kv.v8 = reinterpret_cast<const int8_t*>(base + s.v8);
+      kv.v_scale = v_scale_.data() + s.group * p_.d;
+    }
+  } else {
+    kv.k = reinterpret_cast<const float*>(base + s.k);
+    kv.v = reinterpret_cast<const float*>(base + s.v);
+  }
+  if (backend_.packed_kv_bytes(p_, s.n) > 0) kv.packed = base + s.packed;
+  return kv;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One run
+// ---------------------------------------------------------------------------------------------
+
+double RingExecutor::run(PhaseSeconds& phases) {
+  make_comm();
+  traffic_ = RingTraffic{};
+  if (backend_.quantized()) quantize(phases);
+  else {
+    // The reference reads the float K/V: the own shard is copied into the ring buffer.
+    ScopedPhase t(phases, Phase::Quantize);
+    const ShardLayout& own = layouts_[ring_rank_];
+    for (const Section& s : own.sections) {
+      const int64_t local = slice_.kv_set.local((groups_.begin + s.group) * p_.lk + s.key0);
+      if (s.n == 0) continue;
+      const std::size_t n = static_cast<std::size_t>(s.n) * p_.d;
+      std::memcpy(shard_[0].data() + s.k, slice_.k + local * p_.d, n * sizeof(float));
+      std::memcpy(shard_[0].data() + s.v, slice_.v + local * p_.d, n * sizeof(float));
+    }
+  }
+  if (backend_.packed_kv_bytes(p_, p_.tile.kv) > 0) {
+    ScopedPhase t(phases, Phase::Pack);
+    pack();
+  }
+  push_region("kernel");
+  const double other = ring(phases);
+  pop_region();
+  return other;
+}
+
+void RingExecutor::quantize(PhaseSeconds& phases) {
+  double comm_seconds = 0.0;
+  {
+    ScopedPhase timer(phases, Phase::Quantize);
+    const int d = p_.d;
+    const int64_t nitems = static_cast<int64_t>(items_.size());
+#pragma omp parallel for schedule(dynamic, 4) num_threads(threads_)
+    for (int64_t i = 0; i < nitems; ++i) {
+      const int64_t row = item_row_[i];
+      quant::quantize_q_tile(p_.qk_scales, slice_.q + row * d, items_[i].rows, d,
+                             q8_.data() + row * d, q_scale_.data() + row);
+    }
+
+    // Statistics of the whole sequence: this shard's part, then the ring's.
+    const ShardLayout& own = layouts_[ring_rank_];
+    const int64_t ng = groups_.size();
+    const std::size_t gd = static_cast<std::size_t>(ng) * d;
+    auto src = [&](const Section& s, const float* base) {
+      return base + slice_.kv_set.local((groups_.begin + s.group) * p_.lk + s.key0) * d;
+    };
+    std::vector<double> ksum(p_.smooth_k ? gd : 0, 0.0);
+    std::vector<float> vmax(p_.pv == PvPrecision::Int8 ? gd : 0, 0.0f);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
+    for (int64_t g = 0; g < ng; ++g)
+      for (int c = 0; c < chunks_per_group_; ++c) {
+        const Section& s = own.sections[g * chunks_per_group_ + c];
+        if (s.n == 0) continue;
+        if (p_.smooth_k) quant::k_channel_sum(src(s, slice_.k), s.n, d, ksum.data() + g * d);
+        if (!vmax.empty()) quant::v_channel_absmax(src(s, slice_.v), s.n, d, vmax.data() + g * d);
+      }
+    const double t0 = wall_seconds();
+#if MINIATTN_HAVE_MPI
+    if (!ksum.empty())
+      MPI_Allreduce(MPI_IN_PLACE, ksum.data(), static_cast<int>(gd), MPI_DOUBLE, MPI_SUM, ring_);
+    if (!vmax.empty())
+      MPI_Allreduce(MPI_IN_PLACE, vmax.data(), static_cast<int>(gd), MPI_FLOAT, MPI_MAX, ring_);
+#endif
+    comm_seconds = wall_seconds() - t0;
+    // As quant::k_channel_mean does with the sum of one rank.
+    for (std::size_t i = 0; i < ksum.size(); ++i)
+      k_mean_[i] = static_cast<float>(ksum[i] / static_cast<double>(p_.lk));
+    for (int64_t g = 0; g < ng && !vmax.empty(); ++g)  // the scales alone (no keys)
+      quant::quantize_v_with_absmax(nullptr, 0, d, vmax.data() + g * d, nullptr,
+                                    v_scale_.data() + g * d);
+
+    // The shard, in chunks of keys aligned to the K quantisation block (chunks start at
+    // multiples of 64 keys: per_block scales are those of the whole sequence).
+    struct Task {
+      const Section* s;
+      int64_t j0, n;
+    };
+    std::vector<Task> tasks;
+    for (const Section& s : own.sections)
+      for (int64_t j0 = 0; j0 < s.n; j0 += kQuantChunk)
+        tasks.push_back({&s, j0, std::min(kQuantChunk, s.n - j0)});
+    const int64_t ntasks = static_cast<int64_t>(tasks.size());
+    std::byte* base = shard_[0].data();
+#pragma omp parallel num_threads(threads_)
+    {
+      std::vector<float> unused_scale(static_cast<std::size_t>(d));
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t t = 0; t < ntasks; ++t) {
+        const Section& s = *tasks[t].s;
+        const int64_t j0 = tasks[t].j0, n = tasks[t].n;
+        const float* k = src(s, slice_.k) + j0 * d;
+        const float* v = src(s, slice_.v) + j0 * d;
+        const std::size_t off = static_cast<std::size_t>(j0) * d;
+        quant::quantize_k(p_.qk_scales, k, n, d, p_.smooth_k ? k_mean_.data() + s.group * d : nullptr,
+                          reinterpret_cast<int8_t*>(base + s.k8) + off,
+                          reinterpret_cast<float*>(base + s.k_scale) + j0);
+        const std::size_t count = static_cast<std::size_t>(n) * d;
+        if (p_.pv == PvPrecision::Fp32)
+          std::memcpy(reinterpret_cast<float*>(base + s.v) + off, v, count * sizeof(float));
+        if (p_.pv == PvPrecision::Bf16)
+          quant::v_to_bf16(v, count, reinterpret_cast<uint16_t*>(base + s.v_bf16) + off);
+        if (p_.pv == PvPrecision::Int8)
+          quant::quantize_v_with_absmax(v, n, d, vmax.data() + s.group * d,
+                                        reinterpret_cast<int8_t*>(base + s.v8) + off,
+                                        unused_scale.data());
+      }
+    }
+  }
+  phases[Phase::Quantize] -= comm_seconds;
+  phases[Phase::Comm] += comm_seconds;
+  traffic_.stats_allreduce = comm_seconds;
+}
+
+void RingExecutor::pack() {
+  const ShardLayout& own = layouts_[ring_rank_];
+  const int64_t n = static_cast<int64_t>(own.sections.size());
+  std::byte* base = shard_[0].data();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
+  for (int64_t i = 0; i < n; ++i) {
+    const Section& s = own.sections[i];
+    if (s.n > 0) backend_.pack_kv(p_, block(s, base), base + s.packed);
+  }
+}
+
+void RingExecutor::attend_step(const ShardLayout& shard, const std::byte* base,
+                               std::vector<TileCycles>& cycles, StepComm& step) {
+  const int d = p_.d;
+  const int64_t nitems = static_cast<int64_t>(items_.size());
+  std::atomic<int64_t> done{0};
+#pragma omp parallel num_threads(threads_)
+  {
+    int tid = 0;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+#endif
+    std::byte* scratch = scratch_.data() + scratch_stride_ * static_cast<std::size_t>(tid);
+    TileCycles cyc;
+#pragma omp for schedule(dynamic, 1) nowait
+    for (int64_t i = 0; i < nitems; ++i) {
+      const WorkItem& w = items_[i];
+      const int64_t row = item_row_[i];
+      const QTile q = query_tile(w, slice_.q, q8_.data(), q_scale_.data(), row, d);
+      const RowState st{m_.data() + row, l_.data() + row, acc_.data() + row * d};
+      const int64_t seen = p_.visible_keys(w.row0 + w.rows - 1);
+      for (int c = 0; c < chunks_per_group_; ++c) {
+        const Section& s = shard.sections[item_group_[i] * chunks_per_group_ + c];
+        if (s.n > 0 && s.key0 < seen) backend_.attend(p_, q, block(s, base), st, scratch, cyc);
+      }
+      done.fetch_add(1, std::memory_order_relaxed);
+      if (tid == 0) step.poll();
+    }
+    // The main thread keeps the transfers moving while the other threads finish their tiles.
+    if (tid == 0)
+      while (step.pending() && done.load(std::memory_order_relaxed) < nitems) step.poll();
+    TileCycles& into = cycles[static_cast<std::size_t>(tid)];
+    into.qk += cyc.qk;
+    into.softmax += cyc.softmax;
+    into.pv += cyc.pv;
+  }
+}
+
+double RingExecutor::ring(PhaseSeconds& phases) {
+  const int d = p_.d;
+  const int R = plan_.ring_size();
+  const int64_t rows = slice_.row_set.size();
+  reset_row_state({m_.data(), l_.data(), acc_.data()}, static_cast<int>(rows), d);
+  std::vector<TileCycles> cycles(static_cast<std::size_t>(threads_));
+  const double t0 = wall_seconds();
+  int cur = 0;
+  for (int s = 0; s < R; ++s) {
+    const int origin = (ring_rank_ - s + R) % R;
+    StepComm step;
+#if MINIATTN_HAVE_MPI
+    if (s + 1 < R)
+      step.post(ring_, (ring_rank_ + 1) % R, (ring_rank_ + R - 1) % R, s, shard_[cur].data(),
+                layouts_[origin].bytes, shard_[1 - cur].data(), layouts_[(origin + R - 1) % R].bytes);
+#endif
+    attend_step(layouts_[origin], shard_[cur].data(), cycles, step);
+    step.wait();
+    traffic_.bytes_sent += step.bytes_sent;
+    traffic_.in_flight += step.in_flight;
+    traffic_.exposed += step.exposed;
+    traffic_.mpi_calls += step.mpi_calls;
+    cur = 1 - cur;
+  }
+  traffic_.steps = R - 1;
+
+  const int64_t nitems = static_cast<int64_t>(items_.size());
+#pragma omp parallel for schedule(dynamic, 4) num_threads(threads_)
+  for (int64_t i = 0; i < nitems; ++i) {
+    const int64_t row = item_row_[i];
+    finalize_rows({m_.data() + row, l_.data() + row, acc_.data() + row * d}, items_[i].rows, d,
+                  slice_.o + row * d, slice_.lse + row);
+  }
+  const double wall = wall_seconds() - t0;
+
+  const double spc = seconds_per_cycle() / threads_;
+  double kernel = 0.0;
+  for (const TileCycles& c : cycles) {
+    phases[Phase::QkGemm] += c.qk * spc;
+    phases[Phase::Softmax] += c.softmax * spc;
+    phases[Phase::PvGemm] += c.pv * spc;
+    kernel += (c.qk + c.softmax + c.pv) * spc;
+  }
+  phases[Phase::Comm] += traffic_.mpi_calls;
+  return std::max(0.0, wall - kernel - traffic_.exposed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verification reference: every rank of the ring computes, for the sampled rows of all of them,
+// the float64 softmax over its own keys (O normalised, LSE); the partial results merge exactly
+// (merge_lse_records) in a reduce-scatter that hands each rank the rows it asked for.
+// ---------------------------------------------------------------------------------------------
+
+// Query rows for the reference: (bh, row) pairs and their float values.
+struct RingExecutor::RefRows {
+  std::vector<int64_t> ids;  // bh, row, bh, row, ...
+  std::vector<float> q;      // rows x d
+  int64_t size() const { return static_cast<int64_t>(ids.size() / 2); }
+};
+
+// Every ring rank's rows [b, e) of `mine` (each rank its own b, e), in ring-rank order; counts
+// gets each rank's number of rows.
+RingExecutor::RefRows RingExecutor::gather_rows(const RefRows& mine, int64_t b, int64_t e,
+                                                std::vector<int>& counts) const {
+  const int d = p_.d;
+  RefRows all;
+  all.ids.assign(mine.ids.begin() + 2 * b, mine.ids.begin() + 2 * e);
+  all.q.assign(mine.q.begin() + b * d, mine.q.begin() + e * d);
+  counts.assign(1, static_cast<int>(e - b));
+#if MINIATTN_HAVE_MPI
+  const int R = plan_.ring_size();
+  int n = counts[0];
+  counts.resize(static_cast<std::size_t>(R));
+  MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, ring_);
+  // The same counts and offsets in int64 pairs and in floats.
+  std::vector<int> c2(R), o2(R), cq(R), oq(R);
+  int total = 0;
+  for (int r = 0; r < R; ++r) {
+    c2[r] = 2 * counts[r];
+    cq[r] = d * counts[r];
+    o2[r] = 2 * total;
+    oq[r] = d * total;
+    total += counts[r];
+  }
+  all.ids.resize(2 * static_cast<std::size_t>(total));
+  all.q.resize(static_cast<std::size_t>(total) * d);
+  MPI_Allgatherv(mine.ids.data() + 2 * b, 2 * n, MPI_INT64_T, all.ids.data(), c2.data(), o2.data(),
+                 MPI_INT64_T, ring_);
+  MPI_Allgatherv(mine.q.data() + b * d, n * d, MPI_FLOAT, all.q.data(), cq.data(), oq.data(),
+                 MPI_FLOAT, ring_);
+#endif
+  return all;
+}
+
+// The records [LSE, O] of every row over this rank's own keys (lse = -inf: none seen).
+void RingExecutor::own_keys_reference(const RefRows& rows, double* records) const {
+  const int d = p_.d;
+  const int64_t w = d + 1;
+  const int64_t n = rows.size();
+  const ShardLayout& own = layouts_[ring_rank_];
+#pragma omp parallel num_threads(threads_)
+  {
+    std::vector<double> rec(static_cast<std::size_t>(w));
+#pragma omp for schedule(dynamic, 4)
+    for (int64_t i = 0; i < n; ++i) {
+      double* into = records + i * w;
+      into[0] = kNegInf;
+      std::fill(into + 1, into + w, 0.0);
+      const int64_t bh = rows.ids[2 * i], row = rows.ids[2 * i + 1];
+      const int64_t g = (bh / p_.heads) * p_.kv_heads + p_.kv_head_of(bh % p_.heads) - groups_.begin;
+      for (int c = 0; c < chunks_per_group_; ++c) {
+        const Section& s = own.sections[g * chunks_per_group_ + c];
+        if (s.n == 0) continue;
+        const int64_t local = slice_.kv_set.local((groups_.begin + g) * p_.lk + s.key0);
+        // Row index shifted by key0: the mask of keys [key0, key0 + n) seen from keys [0, n).
+        const int64_t shifted = row - s.key0;
+        reference_rows(p_, rows.q.data() + i * d, &shifted, 1, slice_.k + local * d,
+                       slice_.v + local * d, s.n, rec.data() + 1, rec.data());
+        merge_lse_records(rec.data(), into, 1, d);
+      }
+    }
+  }
+}
+
+bool RingExecutor::reference(std::vector<ReferenceTask>& tasks) {
+  make_comm();
+  const int d = p_.d;
+  const int64_t w = d + 1;
+  RefRows mine;
+  std::vector<double*> out;  // where each own row's reference goes
+  for (ReferenceTask& t : tasks) {
+    t.o.assign(t.rows.size() * static_cast<std::size_t>(d), 0.0);
+    for (std::size_t r = 0; r < t.rows.size(); ++r) {
+      mine.ids.push_back(t.bh);
+      mine.ids.push_back(t.rows[r]);
+      out.push_back(t.o.data() + r * d);
+    }
+    mine.q.insert(mine.q.end(), t.q.begin(), t.q.end());
+  }
+  // Rounds of at most kReferenceRowsPerRound rows over the whole ring.
+  const int64_t per_round = std::max<int64_t>(1, kReferenceRowsPerRound / plan_.ring_size());
+  int64_t rounds = (mine.size() + per_round - 1) / per_round;
+#if MINIATTN_HAVE_MPI
+  MPI_Allreduce(MPI_IN_PLACE, &rounds, 1, MPI_INT64_T, MPI_MAX, ring_);
+  MPI_Datatype record;
+  MPI_Type_contiguous(static_cast<int>(w), MPI_DOUBLE, &record);
+  MPI_Type_commit(&record);
+  MPI_Op merge;
+  MPI_Op_create(&mpi_merge_lse, 1, &merge);
+#endif
+  for (int64_t round = 0; round < rounds; ++round) {
+    const int64_t b = std::min(mine.size(), round * per_round);
+    const int64_t e = std::min(mine.size(), b + per_round);
+    std::vector<int> counts;
+    const RefRows all = gather_rows(mine, b, e, counts);
+    std::vector<double> partial(static_cast<std::size_t>(all.size()) * w);
+    own_keys_reference(all, partial.data());
+#if MINIATTN_HAVE_MPI
+    std::vector<double> merged(static_cast<std::size_t>(std::max<int64_t>(e - b, 1)) * w);
+    MPI_Reduce_scatter(partial.data(), merged.data(), counts.data(), record, merge, ring_);
+#else
+    const std::vector<double>& merged = partial;
+#endif
+    for (int64_t i = 0; i < e - b; ++i) std::copy_n(merged.data() + i * w + 1, d, out[b + i]);
+  }
+#if MINIATTN_HAVE_MPI
+  MPI_Op_free(&merge);
+  MPI_Type_free(&record);
+#endif
+  return true;
+}
+
+std::vector<ExecutorStat> RingExecutor::stats() const {
+  const double hidden =
+      traffic_.in_flight > 0.0 ? std::clamp(1.0 - traffic_.exposed / traffic_.in_flight, 0.0, 1.0) : 1.0;
+  const double kv_input = static_cast<double>(slice_.kv_set.size()) * p_.d * 2 * sizeof(float);
+  return {{"ring_size", static_cast<double>(plan_.ring_size())},
+          {"num_rings", static_cast<double>(plan_.num_rings())},
+          {"steps", static_cast<double>(traffic_.steps)},
+          {"bytes_sent", traffic_.bytes_sent},
+          {"shard_bytes", static_cast<double>(layouts_[ring_rank_].bytes)},
+          {"kv_input_bytes", kv_input},
+          {"comm_in_flight_s", traffic_.in_flight},
+          {"comm_exposed_s", traffic_.exposed},
+          {"comm_mpi_s", traffic_.mpi_calls},
+          {"stats_allreduce_s", traffic_.stats_allreduce},
+          {"hidden_fraction", hidden}};
+}
+
+}  // namespace miniattn

@@ -1,0 +1,108 @@
+// Ring mode: a rank's CPU executor when K/V is sharded by sequence over the ranks of a ring
+// (ring_plan.hpp says who holds what). Each run:
+//   1. quantises the rank's Q rows and its own K/V shard, with the statistics of the whole
+//      sequence (K smoothing mean: allreduce of per-shard double sums; int8 V scales: allreduce
+//      of channel maxima; per_block K scales need nothing, shards being 64-key aligned), and
+//      packs the shard once;
+//   2. R steps: attends every local query tile to the shard in hand while the shard moves one
+//      rank along the ring (MPI_Isend to the next rank, MPI_Irecv from the previous), the main
+//      thread driving MPI progress between tiles; each tile's online-softmax state (m, l, acc)
+//      lives across the steps, so a block is merged exactly as the kernel merges its own tiles;
+//   3. normalises O and writes LSE.
+// The comm phase is the main thread's time inside MPI (the transfers it drives plus the waits
+// that compute did not cover); stats() reports how much of the ring traffic compute hid.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "miniattn/buffer.hpp"
+#include "miniattn/comm.hpp"
+#include "miniattn/executor.hpp"
+#include "miniattn/kernel.hpp"
+#include "miniattn/ring_plan.hpp"
+
+namespace miniattn {
+
+class StepComm;  // one ring step's transfers (ring_executor.cpp)
+
+// The rows, keys and KV heads a rank holds in ring mode (buffers not yet attached).
+RankSlice ring_slice(const RingPlan& plan, int rank);
+
+class RingExecutor final : public RankExecutor {
+ public:
+  // Allocates and touches every buffer; no communication (the ring communicator is made on the
+  // first run, which every rank reaches together).
+  RingExecutor(const Backend& backend, const AttnParams& p, const RingPlan& plan,
+               const RankSlice& slice, int threads, const Comm& world);
+  ~RingExecutor() override;
+  RingExecutor(const RingExecutor&) = delete;
+  RingExecutor& operator=(const RingExecutor&) = delete;
+
+  double run(PhaseSeconds& phases) override;
+  std::size_t bytes_allocated() const override { return bytes_; }
+  bool reference(std::vector<ReferenceTask>& tasks) override;
+  std::vector<ExecutorStat> stats() const override;
+
+ private:
+  // One (KV head, key chunk) block of a shard in a ring buffer: byte offsets of its arrays.
+  struct Section {
+    int64_t group = 0;  // index among the ring's KV heads
+    int64_t key0 = 0;
+    int64_t n = 0;
+    std::size_t k8 = 0, k_scale = 0, v = 0, v_bf16 = 0, v8 = 0, k = 0, packed = 0;
+  };
+  struct ShardLayout {
+    std::vector<Section> sections;  // group-major, chunks ascending
+    std::size_t bytes = 0;
+  };
+  struct RingTraffic {  // of the last run
+    double bytes_sent = 0, in_flight = 0, exposed = 0, mpi_calls = 0, stats_allreduce = 0;
+    int steps = 0;
+  };
+
+  struct RefRows;
+  RefRows gather_rows(const RefRows& mine, int64_t b, int64_t e, std::vector<int>& counts) const;
+  void own_keys_reference(const RefRows& rows, double* records) const;
+  ShardLayout layout_of(int ring_rank) const;
+  KvBlock block(const Section& s, const std::byte* base) const;
+  void make_comm();
+  void quantize(PhaseSeconds& phases);
+  void pack();
+  double ring(PhaseSeconds& phases);
+  void attend_step(const ShardLayout& shard, const std::byte* base, std::vector<TileCycles>& cycles,
+                   StepComm& step);
+
+  const Backend& backend_;
+  AttnParams p_;
+  const RingPlan& plan_;
+  RankSlice slice_;
+  int threads_;
+  const Comm& world_;
+  int ring_rank_ = 0;
+  Range groups_;  // the ring's KV heads (flattened)
+  int chunks_per_group_ = 1;
+  std::vector<ShardLayout> layouts_;  // of every ring rank's shard
+  std::size_t bytes_ = 0;
+
+  std::vector<WorkItem> items_;
+  std::vector<int64_t> item_row_;    // local row of each item's first row
+  std::vector<int64_t> item_group_;  // index among the ring's KV heads
+
+  Buffer<int8_t> q8_;
+  Buffer<float> q_scale_;
+  Buffer<float> k_mean_;   // groups x d
+  Buffer<float> v_scale_;  // groups x d (int8 P.V)
+  Buffer<float> m_, l_, acc_;  // online-softmax state of every local row
+  Buffer<std::byte> shard_[2];
+  std::size_t scratch_stride_ = 0;
+  Buffer<std::byte> scratch_;
+  RingTraffic traffic_;
+
+#if MINIATTN_HAVE_MPI
+  MPI_Comm ring_ = MPI_COMM_NULL;
+#endif
+};
+
+}  // namespace miniattn
