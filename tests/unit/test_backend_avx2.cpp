@@ -13,7 +13,9 @@
 
 #include "kernel_harness.hpp"
 #include "kernel_test_params.hpp"
+#if MINIATTN_HAVE_AVX2
 #include "kernels/avx2/avx2_backend.hpp"
+#endif
 #include "kernels/common/exp2.hpp"
 #include "miniattn/cpu_features.hpp"
 #include "miniattn/error.hpp"
@@ -24,6 +26,8 @@ namespace miniattn::test {
 INSTANTIATE_TEST_SUITE_P(Avx2, BackendKernel,
                          ::testing::Values(BackendParam{"avx2", {{37, 48}, {13, 300}, {100, 20}, {5, 18}}}));
 
+// What follows calls the avx2 library directly: only where it is built (x86).
+#if MINIATTN_HAVE_AVX2
 namespace {
 
 BackendInfo info_of(const char* name) {
@@ -156,5 +160,7 @@ TEST(Avx2Backend, VnniPathEqualsTheVpmaddwdPathBitForBit) {
         }
   }
 }
+
+#endif  // MINIATTN_HAVE_AVX2
 
 }  // namespace miniattn::test
