@@ -39,6 +39,18 @@ struct RankSlice {
   RowSet kv_set;   // flattened (B*Hkv*Lk) key rows of k, v
 };
 
+// The slice of `rank` in replicated mode: its work items, query rows and whole KV heads, with
+// the row and key sets they span (pointers left null for the caller).
+inline RankSlice replicated_slice(const AttnParams& p, const Decomposition& dec, int rank) {
+  RankSlice s;
+  s.items = dec.rank_items(rank);
+  s.rows = dec.rank_rows(rank);
+  s.groups = dec.rank_kv_groups(rank);
+  s.row_set = RowSet(s.rows);
+  s.kv_set = RowSet({s.groups.begin * p.lk, s.groups.end * p.lk});
+  return s;
+}
+
 // Query rows whose float64 reference O the driver's verification needs.
 struct ReferenceTask {
   int64_t bh = 0;             // flattened b * heads + h

@@ -137,12 +137,7 @@ class Run {
     omp_set_num_threads(threads_);
 #endif
     dec_ = std::make_unique<Decomposition>(p_, comm_.size());
-    slice_.items = dec_->rank_items(comm_.rank());
-    slice_.rows = dec_->rank_rows(comm_.rank());
-    slice_.groups = dec_->rank_kv_groups(comm_.rank());
-    slice_.row_set = RowSet(slice_.rows);
-    slice_.kv_set = RowSet({slice_.groups.begin * p_.lk, slice_.groups.end * p_.lk});
-    if (ring_) slice_ = ring_slice(*ring_, comm_.rank());
+    slice_ = ring_ ? ring_slice(*ring_, comm_.rank()) : replicated_slice(p_, *dec_, comm_.rank());
     slice_.progress = &progress_;
 
     if (comm_.root() && verbosity() != Verbosity::Quiet) {
@@ -160,7 +155,7 @@ class Run {
                                "({} per thread); predicted imbalance {:.1f}%",
                                slice_.items.size(), slice_.row_set.size(), slice_.groups.size(),
                                format_bytes(mem.total()), format_bytes(mem.per_thread),
-                               100.0 * dec_->predicted_imbalance()));
+                               100.0 * predicted_imbalance()));
 
 #if MINIATTN_HAVE_HDF5
     // Create the output file now, under a temporary name: an unwritable path fails before any
@@ -174,6 +169,10 @@ class Run {
   // trials on every rank (short, so that some trial runs between other processes' time slices),
   // the maximum over ranks (a peak is a maximum). MINIATTN_PEAK_SECONDS sets each trial's length
   // (default 0.005 s per unit, ~0.12 s in all), 0 turns it off.
+  double predicted_imbalance() const {
+    return ring_ ? ring_->predicted_imbalance() : dec_->predicted_imbalance();
+  }
+
   void measure_peaks() {
     double seconds = 0.005;
     if (const char* env = std::getenv("MINIATTN_PEAK_SECONDS"); env && *env) seconds = std::atof(env);
@@ -479,7 +478,7 @@ class Run {
     s.kernel_runs = kernel_runs_;
     s.kernel_other_max = comm_.max(kernel_other_);
     s.ops = 4.0 * p_.d * p_.unmasked_scores();
-    s.predicted_imbalance = ring_ ? ring_->predicted_imbalance() : dec_->predicted_imbalance();
+    s.predicted_imbalance = predicted_imbalance();
     add_scaleout_facts(s);
     s.verification = verification_;
     s.peak = peak_;

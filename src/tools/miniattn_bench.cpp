@@ -553,12 +553,7 @@ void study_attention(const Options& o, const Backend& be, const Peaks* pk) {
                   synthetic_rows(Distribution::Normal, 3, Tensor::Q, p.heads, p.lq, p.d, 0, rows, q.data());
                   synthetic_rows(Distribution::Normal, 3, Tensor::K, p.kv_heads, p.lk, p.d, 0, keys, k.data());
                   synthetic_rows(Distribution::Normal, 3, Tensor::V, p.kv_heads, p.lk, p.d, 0, keys, v.data());
-                  RankSlice slice;
-                  slice.items = dec.rank_items(0);
-                  slice.rows = dec.rank_rows(0);
-                  slice.groups = dec.rank_kv_groups(0);
-                  slice.row_set = RowSet(slice.rows);
-                  slice.kv_set = RowSet({slice.groups.begin * p.lk, slice.groups.end * p.lk});
+                  RankSlice slice = replicated_slice(p, dec, 0);
                   slice.q = q.data();
                   slice.k = k.data();
                   slice.v = v.data();

@@ -64,10 +64,7 @@ TEST(CudaBackend, RegistryReportsTheDeviceOrWhyNot) {
   const auto be = make_cuda_backend();
   const AttnParams p = params({1, 1, 1, 64, 64, 64, false, 0.0}, PvPrecision::Bf16);
   const Decomposition dec(p, 1);
-  RankSlice slice;
-  slice.items = dec.rank_items(0);
-  slice.rows = dec.rank_rows(0);
-  slice.groups = dec.rank_kv_groups(0);
+  const RankSlice slice = replicated_slice(p, dec, 0);
   EXPECT_THROW(be->make_executor(p, dec, slice, 1), Error);
 }
 

@@ -57,13 +57,10 @@ TEST(MemoryEstimate, EqualsWhatTheExecutorAllocates) {
                                                     be->default_tiles(s.d, pv));
               const Decomposition dec(p, ranks);
               for (int r = 0; r < ranks; ++r) {
-                RankSlice slice;
-                slice.items = dec.rank_items(r);
-                slice.rows = dec.rank_rows(r);
-                slice.groups = dec.rank_kv_groups(r);
+                const RankSlice slice = replicated_slice(p, dec, r);
                 const CpuExecutor exec(*be, p, dec, slice, threads);
                 const MemoryEstimate m = estimate_rank_memory(
-                    *be, p, slice.rows.size(), slice.groups.size() * p.lk, slice.groups.size(),
+                    *be, p, slice.row_set.size(), slice.kv_set.size(), slice.groups.size(),
                     threads, false);
                 SCOPED_TRACE(::testing::Message() << name << " pv " << to_string(pv) << " "
                                                   << to_string(v) << " rank " << r << "/" << ranks
