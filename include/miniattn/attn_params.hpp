@@ -13,15 +13,19 @@ enum class Variant : int { Fused, TwoPass, Unfused };
 enum class PvPrecision : int { Fp32, Bf16, Int8 };
 enum class Exp2Kind : int { Accurate, Fast, Fixed };
 enum class QkScales : int { PerToken, PerBlock };
+// Rotation of Q and K before quantisation (kernels/common/rotation.hpp).
+enum class Rotation : int { None, Hadamard };
 
 std::string_view to_string(Variant v);
 std::string_view to_string(PvPrecision p);
 std::string_view to_string(Exp2Kind e);
 std::string_view to_string(QkScales s);
+std::string_view to_string(Rotation r);
 std::optional<Variant> parse_variant(std::string_view s);
 std::optional<PvPrecision> parse_pv_precision(std::string_view s);
 std::optional<Exp2Kind> parse_exp2_kind(std::string_view s);
 std::optional<QkScales> parse_qk_scales(std::string_view s);
+std::optional<Rotation> parse_rotation(std::string_view s);
 
 // K is quantised in blocks of this many keys in per_block mode, aligned to key 0 of each KV
 // head, so that the int8 values (and the int32 scores) do not depend on any backend's tile
@@ -62,6 +66,7 @@ struct AttnParams {
   Exp2Kind exp2 = Exp2Kind::Accurate;
   QkScales qk_scales = QkScales::PerToken;
   bool smooth_k = true;
+  Rotation rotate = Rotation::None;
 
   TileShape tile;  // resolved: both > 0
 
@@ -97,6 +102,7 @@ double max_scaled_score(const AttnParams& p, double amax_q, double amax_k);
 // Builds the params from a shape and run options; the tile shape must already be resolved.
 // Throws miniattn::Error naming the offending field if the shape is not valid.
 AttnParams make_attn_params(const ProblemShape& shape, Variant variant, PvPrecision pv,
-                            Exp2Kind exp2, QkScales qk_scales, bool smooth_k, TileShape tile);
+                            Exp2Kind exp2, QkScales qk_scales, bool smooth_k, TileShape tile,
+                            Rotation rotate = Rotation::None);
 
 }  // namespace miniattn

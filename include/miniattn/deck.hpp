@@ -45,6 +45,7 @@ struct Deck {
     Exp2Kind exp2 = Exp2Kind::Accurate;
     QkScales qk_scales = QkScales::PerToken;
     bool smooth_k = true;
+    Rotation rotate = Rotation::None;
     int64_t tile_q = 0;  // 0 = backend default
     int64_t tile_kv = 0;
     int64_t threads = 0;  // 0 = OMP_NUM_THREADS, else all cores of the rank
@@ -65,6 +66,7 @@ struct Deck {
     int64_t rows = 256;  // sampled rows per (batch, head)
     double max_rel_l2 = 0.03;
     double min_cosine = 0.9999;
+    double max_lse_abs = 0.25;  // largest |LSE - reference| (natural log)
   } verify;
 
   ProblemShape shape() const;

@@ -57,6 +57,7 @@ struct ReferenceTask {
   std::vector<int64_t> rows;  // rows within the head
   std::vector<float> q;       // rows x d
   std::vector<double> o;      // rows x d, filled by the reference
+  std::vector<double> lse;    // rows, filled by the reference (natural log; -inf: no key)
 };
 
 // One figure of an executor for the report, e.g. ring bytes sent; reduced over ranks.

@@ -59,8 +59,11 @@ struct TileCycles {
 void reset_row_state(const RowState& s, int rows, int d);
 // into = merge(into, from): the exact online-softmax combination of two partial states.
 void merge_row_state(const RowState& into, const RowState& from, int rows, int d);
-// O = acc / l and LSE = ln(sum exp(scaled score)); rows that saw no key give O = 0, LSE = -inf.
-void finalize_rows(const RowState& s, int rows, int d, float* o, float* lse);
+// O = acc / l and LSE = ln(sum exp(scaled score)) + lse_shift[r] (the term K smoothing took out
+// of the scores: quant::smoothing_lse_shift; null: none); rows that saw no key give O = 0,
+// LSE = -inf.
+void finalize_rows(const RowState& s, int rows, int d, float* o, float* lse,
+                   const float* lse_shift = nullptr);
 
 // The seeds' kernel studies (miniattn-bench), for backends that have them.
 enum class Stage2Kind { FusedPerK, TwoPass, PureGemm };

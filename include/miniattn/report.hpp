@@ -39,8 +39,8 @@ struct RunSummary {
   std::optional<MachinePeaks> peak;
   std::optional<ErrorStats> verification;
   std::string verify_mode;  // "sampled" or "full" when verification ran
-  double max_rel_l2 = 0.0;
-  double min_cosine = 0.0;
+  Tolerances tolerances;
+  std::string verify_hint;  // why a failed verification most likely failed, and what to try
   std::string output_file;
   std::string git_hash;
 

@@ -309,6 +309,7 @@ std::vector<Field> build_schema() {
       choice(run, "exp2", &R::exp2, named({"accurate", "fast", "fixed"}, parse_exp2_kind)),
       choice(run, "qk_scales", &R::qk_scales, named({"per_token", "per_block"}, parse_qk_scales)),
       field(run, "smooth_k", &R::smooth_k, any_boolean()),
+      choice(run, "rotate", &R::rotate, named({"none", "hadamard"}, parse_rotation)),
       field(run, "tile_q", &R::tile_q, in_range(0, kMaxTile, " (0 = backend default)")),
       field(run, "tile_kv", &R::tile_kv, in_range(0, kMaxTile, " (0 = backend default)")),
       field(run, "threads", &R::threads, at_least(0, " (0 = OMP_NUM_THREADS or all cores)")),
@@ -327,6 +328,8 @@ std::vector<Field> build_schema() {
             real("a finite number > 0", [](double x) { return std::isfinite(x) && x > 0.0; })),
       field(verify, "min_cosine", &V::min_cosine,
             real("a number in [-1, 1]", [](double x) { return x >= -1.0 && x <= 1.0; })),
+      field(verify, "max_lse_abs", &V::max_lse_abs,
+            real("a finite number > 0", [](double x) { return std::isfinite(x) && x > 0.0; })),
   };
 }
 

@@ -112,7 +112,8 @@ class Run {
       if (deck_.run.tile_q > 0) tile.q = static_cast<int>(deck_.run.tile_q);
       if (deck_.run.tile_kv > 0) tile.kv = static_cast<int>(deck_.run.tile_kv);
       p_ = make_attn_params(deck_.shape(), deck_.run.variant, deck_.run.pv_precision,
-                            deck_.run.exp2, deck_.run.qk_scales, deck_.run.smooth_k, tile);
+                            deck_.run.exp2, deck_.run.qk_scales, deck_.run.smooth_k, tile,
+                            deck_.run.rotate);
       if (const std::string why = backend_->check(p_); !why.empty())
         throw Error(fmt::format("backend '{}' cannot run this deck: {}", backend_->name(), why));
       if (deck_.run.kv_mode == KvMode::Ring)
@@ -252,8 +253,8 @@ class Run {
 
   // Scores and P.V sums of these inputs must stay in float32 range (docs/numerics.md).
   void check_input_magnitudes() {
-    check_magnitudes(comm_, deck_, p_, q_.data(), q_.size(), k_.data(), v_.data(), k_.size(),
-                     threads_);
+    magnitudes_ = check_magnitudes(comm_, deck_, p_, q_.data(), q_.size(), k_.data(), v_.data(),
+                                   k_.size(), threads_);
   }
 
   // NaN or Inf in a file is reported with the dataset and the first offending index.
@@ -356,25 +357,30 @@ class Run {
       const int n = static_cast<int>(t.rows.size());
       if (!have_reference) {
         t.o.resize(static_cast<std::size_t>(n) * d);
-        std::vector<double> lse(static_cast<std::size_t>(n));
+        t.lse.resize(static_cast<std::size_t>(n));
         const int64_t b = t.bh / p_.heads, h = t.bh % p_.heads;
         const int64_t g = b * p_.kv_heads + p_.kv_head_of(h) - slice_.groups.begin;
         const std::size_t koff = static_cast<std::size_t>(g * p_.lk) * d;
         reference_rows(p_, t.q.data(), t.rows.data(), n, k_.data() + koff, v_.data() + koff,
-                       p_.lk, t.o.data(), lse.data());
+                       p_.lk, t.o.data(), t.lse.data());
       }
       for (int r = 0; r < n; ++r) {
         const int64_t local = slice_.row_set.local(t.bh * p_.lq + t.rows[r]);
         acc[ti].add(o_.data() + local * d, t.o.data() + static_cast<std::size_t>(r) * d, d);
+        acc[ti].add_lse(lse_[local], t.lse[r]);
       }
     }
     ErrorAccum total;
     for (const ErrorAccum& a : acc) total.merge(a);
     double sums[] = {total.abs_diff, total.abs_ref, total.sq_diff, total.sq_ref, total.sq_out,
-                     total.dot, static_cast<double>(total.rows), static_cast<double>(total.nonfinite)};
-    comm_.sum_inplace(sums, 8);
+                     total.dot, static_cast<double>(total.rows), static_cast<double>(total.nonfinite),
+                     static_cast<double>(total.lse_rows), static_cast<double>(total.lse_mismatches)};
+    comm_.sum_inplace(sums, 10);
     ErrorAccum global;
     global.max_abs = comm_.max(total.max_abs);
+    global.lse_max_abs = comm_.max(total.lse_max_abs);
+    global.lse_rows = static_cast<int64_t>(sums[8]);
+    global.lse_mismatches = static_cast<int64_t>(sums[9]);
     global.abs_diff = sums[0];
     global.abs_ref = sums[1];
     global.sq_diff = sums[2];
@@ -383,7 +389,14 @@ class Run {
     global.dot = sums[5];
     global.rows = static_cast<int64_t>(sums[6]);
     global.nonfinite = static_cast<int64_t>(sums[7]);
-    verification_ = global.finish(deck_.verify.max_rel_l2, deck_.verify.min_cosine);
+    verification_ = global.finish(tolerances());
+    if (!verification_->passed)
+      verify_hint_ = verification_hint(p_, magnitudes_, backend_->quantized(), *verification_,
+                                       tolerances());
+  }
+
+  Tolerances tolerances() const {
+    return {deck_.verify.max_rel_l2, deck_.verify.min_cosine, deck_.verify.max_lse_abs};
   }
 
   void write() {
@@ -422,7 +435,10 @@ class Run {
              {"passed", static_cast<int64_t>(v.passed ? 1 : 0)},
              {"mode", std::string(to_string(deck_.verify.mode))},
              {"max_rel_l2", deck_.verify.max_rel_l2},
-             {"min_cosine", deck_.verify.min_cosine}});
+             {"min_cosine", deck_.verify.min_cosine},
+             {"lse_max_abs", v.lse_max_abs},
+             {"lse_rows_checked", v.lse_rows},
+             {"max_lse_abs", deck_.verify.max_lse_abs}});
       }
       writer_->commit();
     });
@@ -455,6 +471,7 @@ class Run {
             {"exp2", std::string(to_string(p_.exp2))},
             {"qk_scales", std::string(to_string(p_.qk_scales))},
             {"smooth_k", static_cast<int64_t>(p_.smooth_k)},
+            {"rotate", std::string(to_string(p_.rotate))},
             {"tile_q", static_cast<int64_t>(p_.tile.q)},
             {"tile_kv", static_cast<int64_t>(p_.tile.kv)},
             {"kv_mode", std::string(to_string(deck_.run.kv_mode))},
@@ -483,8 +500,8 @@ class Run {
     s.verification = verification_;
     s.peak = peak_;
     s.verify_mode = std::string(to_string(deck_.verify.mode));
-    s.max_rel_l2 = deck_.verify.max_rel_l2;
-    s.min_cosine = deck_.verify.min_cosine;
+    s.tolerances = tolerances();
+    s.verify_hint = verify_hint_;
     s.output_file = deck_.output.file;
     s.git_hash = build::kGitHash;
     if (comm_.root()) {
@@ -525,6 +542,8 @@ class Run {
   std::vector<double> kernel_runs_;
   double kernel_other_ = 0.0;
   std::optional<ErrorStats> verification_;
+  InputMagnitudes magnitudes_;
+  std::string verify_hint_;
   std::optional<MachinePeaks> peak_;
 };
 

@@ -99,7 +99,7 @@ MemoryEstimate estimate_rank_memory(const Backend& backend, const AttnParams& p,
 
   std::size_t kv_quantised = 0;  // quantised K (and V) of the keys held, with scales
   if (backend.quantized()) {
-    m.quantised = r * (d + 4) + groups * d * 4;
+    m.quantised = r * (d + 4) + groups * d * 4 + (p.smooth_k ? r * 4 : 0);  // + LSE shifts
     kv_quantised = keys * (d + 4);
     if (p.pv == PvPrecision::Bf16) kv_quantised += keys * d * 2;
     if (p.pv == PvPrecision::Int8) {

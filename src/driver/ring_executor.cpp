@@ -171,7 +171,8 @@ RingExecutor::RingExecutor(const Backend& backend, const AttnParams& p, const Ri
     q_scale_.allocate("q_scale", rows);
     k_mean_.allocate("k_mean", ng * d);
     v_scale_.allocate("v_scale", ng * d);
-    bytes_ += rows * (d + 4) + ng * d * 8;
+    lse_shift_.allocate("lse_shift", p.smooth_k ? rows : 0);
+    bytes_ += rows * (d + 4) + ng * d * 8 + (p.smooth_k ? rows * 4 : 0);
   }
   m_.allocate("ring_m", rows);
   l_.allocate("ring_l", rows);
@@ -296,13 +297,6 @@ void RingExecutor::quantize(PhaseSeconds& phases) {
   {
     ScopedPhase timer(phases, Phase::Quantize);
     const int d = p_.d;
-    const int64_t nitems = static_cast<int64_t>(items_.size());
-#pragma omp parallel for schedule(dynamic, 4) num_threads(threads_)
-    for (int64_t i = 0; i < nitems; ++i) {
-      const int64_t row = item_row_[i];
-      quant::quantize_q_tile(p_.qk_scales, slice_.q + row * d, items_[i].rows, d,
-                             q8_.data() + row * d, q_scale_.data() + row);
-    }
 
     // Statistics of the whole sequence: this shard's part, then the ring's.
     const ShardLayout& own = layouts_[ring_rank_];
@@ -336,6 +330,19 @@ void RingExecutor::quantize(PhaseSeconds& phases) {
       quant::quantize_v_with_absmax(nullptr, 0, d, vmax.data() + g * d, nullptr,
                                     v_scale_.data() + g * d);
 
+    // Q, and the LSE term of the ring's global K mean.
+    const int64_t nitems = static_cast<int64_t>(items_.size());
+#pragma omp parallel for schedule(dynamic, 4) num_threads(threads_)
+    for (int64_t i = 0; i < nitems; ++i) {
+      const int64_t row = item_row_[i];
+      quant::quantize_q_tile(quant::qk_quant(p_), slice_.q + row * d, items_[i].rows, d,
+                             q8_.data() + row * d, q_scale_.data() + row);
+      if (p_.smooth_k)
+        quant::smoothing_lse_shift(slice_.q + row * d, items_[i].rows, d,
+                                   k_mean_.data() + item_group_[i] * d, p_.scale,
+                                   lse_shift_.data() + row);
+    }
+
     // The shard, in chunks of keys aligned to the K quantisation block (chunks start at
     // multiples of 64 keys: per_block scales are those of the whole sequence).
     struct Task {
@@ -358,7 +365,7 @@ void RingExecutor::quantize(PhaseSeconds& phases) {
         const float* k = src(s, slice_.k) + j0 * d;
         const float* v = src(s, slice_.v) + j0 * d;
         const std::size_t off = static_cast<std::size_t>(j0) * d;
-        quant::quantize_k(p_.qk_scales, k, n, d, p_.smooth_k ? k_mean_.data() + s.group * d : nullptr,
+        quant::quantize_k(quant::qk_quant(p_), k, n, d, p_.smooth_k ? k_mean_.data() + s.group * d : nullptr,
                           reinterpret_cast<int8_t*>(base + s.k8) + off,
                           reinterpret_cast<float*>(base + s.k_scale) + j0);
         const std::size_t count = static_cast<std::size_t>(n) * d;
@@ -457,7 +464,8 @@ double RingExecutor::ring(PhaseSeconds& phases) {
   for (int64_t i = 0; i < nitems; ++i) {
     const int64_t row = item_row_[i];
     finalize_rows({m_.data() + row, l_.data() + row, acc_.data() + row * d}, items_[i].rows, d,
-                  slice_.o + row * d, slice_.lse + row);
+                  slice_.o + row * d, slice_.lse + row,
+                  p_.smooth_k && backend_.quantized() ? lse_shift_.data() + row : nullptr);
   }
   const double wall = wall_seconds() - t0;
 
@@ -555,13 +563,15 @@ bool RingExecutor::reference(std::vector<ReferenceTask>& tasks) {
   const int d = p_.d;
   const int64_t w = d + 1;
   RefRows mine;
-  std::vector<double*> out;  // where each own row's reference goes
+  std::vector<double*> out, out_lse;  // where each own row's reference goes
   for (ReferenceTask& t : tasks) {
     t.o.assign(t.rows.size() * static_cast<std::size_t>(d), 0.0);
+    t.lse.assign(t.rows.size(), 0.0);
     for (std::size_t r = 0; r < t.rows.size(); ++r) {
       mine.ids.push_back(t.bh);
       mine.ids.push_back(t.rows[r]);
       out.push_back(t.o.data() + r * d);
+      out_lse.push_back(t.lse.data() + r);
     }
     mine.q.insert(mine.q.end(), t.q.begin(), t.q.end());
   }
@@ -589,7 +599,10 @@ bool RingExecutor::reference(std::vector<ReferenceTask>& tasks) {
 #else
     const std::vector<double>& merged = partial;
 #endif
-    for (int64_t i = 0; i < e - b; ++i) std::copy_n(merged.data() + i * w + 1, d, out[b + i]);
+    for (int64_t i = 0; i < e - b; ++i) {
+      *out_lse[b + i] = merged[i * w];
+      std::copy_n(merged.data() + i * w + 1, d, out[b + i]);
+    }
   }
 #if MINIATTN_HAVE_MPI
   MPI_Op_free(&merge);

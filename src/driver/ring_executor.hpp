@@ -93,6 +93,7 @@ class RingExecutor final : public RankExecutor {
   Buffer<int8_t> q8_;
   Buffer<float> q_scale_;
   Buffer<float> k_mean_;   // groups x d
+  Buffer<float> lse_shift_;  // rows: smoothing's LSE term (smooth_k only)
   Buffer<float> v_scale_;  // groups x d (int8 P.V)
   Buffer<float> m_, l_, acc_;  // online-softmax state of every local row
   Buffer<std::byte> shard_[2];

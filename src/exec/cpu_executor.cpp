@@ -44,6 +44,10 @@ CpuExecutor::CpuExecutor(const Backend& backend, const AttnParams& p, const Deco
     k_scale_.allocate(keys);
     k_mean_.allocate(groups * d);
     bytes_ += rows * (d + 4) + keys * (d + 4) + groups * d * 4;
+    if (p.smooth_k) {
+      lse_shift_.allocate(rows);
+      bytes_ += rows * 4;
+    }
     if (p.pv == PvPrecision::Bf16) {
       v_bf16_.allocate(keys * d);
       bytes_ += keys * d * 2;
@@ -89,16 +93,6 @@ void CpuExecutor::quantize() {
   const int d = p_.d;
   const int64_t ngroups = slice_.groups.size();
 
-  // Q: one task per work item (per_block scales are per query tile).
-  const int64_t nitems = slice_.items.size();
-#pragma omp parallel for schedule(dynamic, 4) num_threads(threads_)
-  for (int64_t i = 0; i < nitems; ++i) {
-    const WorkItem w = dec_.item(slice_.items.begin + i);
-    const int64_t row = (w.b * p_.heads + w.h) * p_.lq + w.row0 - slice_.rows.begin;
-    quant::quantize_q_tile(p_.qk_scales, slice_.q + row * d, w.rows, d, q8_.data() + row * d,
-                           q_scale_.data() + row);
-  }
-
   // K smoothing means (sequential over keys inside a head, so independent of threads), and
   // the per-channel V scales of the int8 P.V.
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
@@ -110,6 +104,22 @@ void CpuExecutor::quantize() {
                                     v_scale_.data() + g * d);
   }
 
+  // Q: one task per work item (per_block scales are per query tile), and the LSE term that K
+  // smoothing takes out of its rows' scores.
+  const int64_t nitems = slice_.items.size();
+#pragma omp parallel for schedule(dynamic, 4) num_threads(threads_)
+  for (int64_t i = 0; i < nitems; ++i) {
+    const WorkItem w = dec_.item(slice_.items.begin + i);
+    const int64_t row = (w.b * p_.heads + w.h) * p_.lq + w.row0 - slice_.rows.begin;
+    quant::quantize_q_tile(quant::qk_quant(p_), slice_.q + row * d, w.rows, d, q8_.data() + row * d,
+                           q_scale_.data() + row);
+    if (p_.smooth_k) {
+      const int64_t g = w.b * p_.kv_heads + p_.kv_head_of(w.h) - slice_.groups.begin;
+      quant::smoothing_lse_shift(slice_.q + row * d, w.rows, d, k_mean_.data() + g * d, p_.scale,
+                                 lse_shift_.data() + row);
+    }
+  }
+
   // K (and bf16 V) in chunks of keys aligned to the K quantisation block.
   const int64_t chunks = (p_.lk + kQuantChunk - 1) / kQuantChunk;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
@@ -118,7 +128,7 @@ void CpuExecutor::quantize() {
     const int64_t j0 = (t % chunks) * kQuantChunk;
     const int64_t n = std::min(kQuantChunk, p_.lk - j0);
     const std::size_t off = static_cast<std::size_t>(g * p_.lk + j0) * d;
-    quant::quantize_k(p_.qk_scales, slice_.k + off, n, d,
+    quant::quantize_k(quant::qk_quant(p_), slice_.k + off, n, d,
                       p_.smooth_k ? k_mean_.data() + g * d : nullptr, k8_.data() + off,
                       k_scale_.data() + g * p_.lk + j0);
     if (p_.pv == PvPrecision::Bf16)
@@ -155,7 +165,8 @@ double CpuExecutor::compute(PhaseSeconds& phases) {
       const KvBlock kv = kv_block(w.b * p_.kv_heads + p_.kv_head_of(w.h));
       reset_row_state(state, w.rows, d);
       backend_.attend(p_, q, kv, state, scratch, cyc);
-      finalize_rows(state, w.rows, d, slice_.o + row * d, slice_.lse + row);
+      finalize_rows(state, w.rows, d, slice_.o + row * d, slice_.lse + row,
+                    lse_shift_.size() ? lse_shift_.data() + row : nullptr);
       if (slice_.progress) slice_.progress->advance(1);
     }
     cycles[static_cast<std::size_t>(tid)] = cyc;

@@ -62,6 +62,7 @@ class CpuExecutor final : public RankExecutor {
   AlignedArray<int8_t> k8_;
   AlignedArray<float> k_scale_;
   AlignedArray<float> k_mean_;
+  AlignedArray<float> lse_shift_;  // rows: smoothing's LSE term (smooth_k only)
   AlignedArray<uint16_t> v_bf16_;
   AlignedArray<int8_t> v8_;
   AlignedArray<float> v_scale_;

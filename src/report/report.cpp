@@ -119,10 +119,10 @@ std::string format_table(const RunSummary& s) {
   std::string out;
   out += fmt::format("\nproblem   B={} H={} Hkv={} Lq={} Lk={} D={} causal={} scale={:.6g}\n",
                      p.batch, p.heads, p.kv_heads, p.lq, p.lk, p.d, yes_no(p.causal), p.scale);
-  out += fmt::format("run       backend={} variant={} pv={} exp2={} qk_scales={} smooth_k={} "
+  out += fmt::format("run       backend={} variant={} pv={} exp2={} qk_scales={} smooth_k={} rotate={} "
                      "tiles={}x{}\n",
                      s.backend, to_string(p.variant), to_string(p.pv), to_string(p.exp2),
-                     to_string(p.qk_scales), yes_no(p.smooth_k), p.tile.q, p.tile.kv);
+                     to_string(p.qk_scales), yes_no(p.smooth_k), to_string(p.rotate), p.tile.q, p.tile.kv);
   out += fmt::format("ranks     {} x {} thread(s), kv_mode={}, {} timed run(s) after {} warmup; "
                      "cpu {}\n\n",
                      s.ranks, s.threads_per_rank, s.kv_mode, s.repeat, s.warmup, s.cpu);
@@ -170,11 +170,18 @@ std::string format_table(const RunSummary& s) {
   }
   if (s.verification) {
     const ErrorStats& v = *s.verification;
+    const Tolerances& t = s.tolerances;
     out += fmt::format("verify    {} rows ({}): max_abs {:.3e} rel_l1 {:.3e} rel_l2 {:.3e} "
-                       "cosine {:.7f}{} -> {} (max_rel_l2 {:g}, min_cosine {:g})\n",
+                       "cosine {:.7f}{}, LSE max_abs {:.3e}{} -> {} (max_rel_l2 {:g}, min_cosine "
+                       "{:g}, max_lse_abs {:g})\n",
                        v.rows_checked, s.verify_mode, v.max_abs, v.rel_l1, v.rel_l2, v.cosine,
                        v.nonfinite ? fmt::format(", {} non-finite outputs", v.nonfinite) : "",
-                       v.passed ? "PASS" : "FAIL", s.max_rel_l2, s.min_cosine);
+                       v.lse_max_abs,
+                       v.lse_mismatches ? fmt::format(" ({} rows non-finite or not -inf where the "
+                                                      "reference is)", v.lse_mismatches)
+                                        : "",
+                       v.passed ? "PASS" : "FAIL", t.max_rel_l2, t.min_cosine, t.max_lse_abs);
+    if (!v.passed && !s.verify_hint.empty()) out += "          " + s.verify_hint + "\n";
   } else {
     out += "verify    not run ([verify] mode = \"none\")\n";
   }
@@ -210,6 +217,7 @@ std::string report_json(const RunSummary& s) {
   j["exp2"] = to_string(p.exp2);
   j["qk_scales"] = to_string(p.qk_scales);
   j["smooth_k"] = p.smooth_k;
+  j["rotate"] = std::string(to_string(p.rotate));
   j["tile"] = {{"q", p.tile.q}, {"kv", p.tile.kv}};
   j["kv_mode"] = s.kv_mode;
   j["ranks"] = s.ranks;
@@ -259,7 +267,13 @@ std::string report_json(const RunSummary& s) {
                          {"rel_l1", num(v.rel_l1)},     {"rel_l2", num(v.rel_l2)},
                          {"cosine", num(v.cosine)},     {"rows_checked", v.rows_checked},
                          {"nonfinite", v.nonfinite},    {"passed", v.passed},
-                         {"max_rel_l2", s.max_rel_l2},  {"min_cosine", s.min_cosine}};
+                         {"lse_max_abs", num(v.lse_max_abs)},
+                         {"lse_rows_checked", v.lse_rows},
+                         {"lse_mismatches", v.lse_mismatches},
+                         {"max_rel_l2", s.tolerances.max_rel_l2},
+                         {"min_cosine", s.tolerances.min_cosine},
+                         {"max_lse_abs", s.tolerances.max_lse_abs}};
+    if (!v.passed) j["verification"]["hint"] = s.verify_hint;
   } else {
     j["verification"] = nullptr;
   }

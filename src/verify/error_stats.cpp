@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "miniattn/verify.hpp"
 
@@ -36,6 +37,19 @@ void ErrorAccum::add(const float* out, const float* ref, int64_t n, int64_t rows
   rows += rows_counted;
 }
 
+void ErrorAccum::add_lse(float out, double ref) {
+  ++lse_rows;
+  if (std::isinf(ref) && ref < 0.0) {
+    if (!(std::isinf(out) && out < 0.0)) ++lse_mismatches;
+    return;
+  }
+  if (!std::isfinite(out)) {
+    ++lse_mismatches;
+    return;
+  }
+  lse_max_abs = std::max(lse_max_abs, std::fabs(static_cast<double>(out) - ref));
+}
+
 void ErrorAccum::merge(const ErrorAccum& o) {
   max_abs = std::max(max_abs, o.max_abs);
   abs_diff += o.abs_diff;
@@ -46,9 +60,13 @@ void ErrorAccum::merge(const ErrorAccum& o) {
   dot += o.dot;
   rows += o.rows;
   nonfinite += o.nonfinite;
+  lse_max_abs = std::max(lse_max_abs, o.lse_max_abs);
+  lse_rows += o.lse_rows;
+  lse_mismatches += o.lse_mismatches;
 }
 
-ErrorStats ErrorAccum::finish(double max_rel_l2, double min_cosine) const {
+ErrorStats ErrorAccum::finish(const Tolerances& tol) const {
+  const double max_rel_l2 = tol.max_rel_l2, min_cosine = tol.min_cosine;
   ErrorStats s;
   s.rows_checked = rows;
   s.nonfinite = nonfinite;
@@ -68,8 +86,12 @@ ErrorStats ErrorAccum::finish(double max_rel_l2, double min_cosine) const {
     s.rel_l1 = s.rel_l2 = std::numeric_limits<double>::quiet_NaN();
     s.cosine = std::numeric_limits<double>::quiet_NaN();
   }
+  s.lse_rows = lse_rows;
+  s.lse_mismatches = lse_mismatches;
+  s.lse_max_abs = lse_mismatches ? std::numeric_limits<double>::infinity() : lse_max_abs;
+  const bool lse_ok = lse_rows == 0 || s.lse_max_abs <= tol.max_lse_abs;
   // Written so that any NaN fails.
-  s.passed = nonfinite == 0 && rows > 0 && s.rel_l2 <= max_rel_l2 && s.cosine >= min_cosine;
+  s.passed = nonfinite == 0 && rows > 0 && s.rel_l2 <= max_rel_l2 && s.cosine >= min_cosine && lse_ok;
   return s;
 }
 

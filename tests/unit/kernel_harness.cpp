@@ -145,7 +145,8 @@ Output run_backend(const Backend& be, const Problem& pr, int kv_split) {
           reset_row_state(st, rows, d);
           for (const KvBlock& kv : kvs) be.attend(p, q, kv, st, scratch.data(), cyc);
           const int64_t row = (b * p.heads + h) * p.lq + r0;
-          finalize_rows(st, rows, d, out.o.data() + row * d, out.lse.data() + row);
+          finalize_rows(st, rows, d, out.o.data() + row * d, out.lse.data() + row,
+                        be.quantized() ? z.lse_shift.data() + row : nullptr);
         }
     }
   return out;
@@ -164,12 +165,6 @@ std::vector<int32_t> tile_scores(const Backend& be, const Problem& pr, int64_t b
   return s;
 }
 
-Problem dequantised(const Problem& pr) {
-  Problem dq = pr;
-  quant::dequantise_problem(pr.p, quantise(pr), dq.q.data(), dq.k.data(), dq.v.data());
-  return dq;
-}
-
 RefOutput reference(const Problem& pr) {
   const AttnParams& p = pr.p;
   const int d = p.d;
@@ -186,6 +181,15 @@ RefOutput reference(const Problem& pr) {
                      pr.k.data() + koff, pr.v.data() + koff, p.lk, ref.o.data() + row * d,
                      ref.lse.data() + row);
     }
+  return ref;
+}
+
+RefOutput dequantised_reference(const Problem& pr) {
+  const Quantised z = quantise(pr);
+  Problem dq = pr;
+  quant::dequantise_problem(pr.p, z, dq.q.data(), dq.k.data(), dq.v.data());
+  RefOutput ref = reference(dq);
+  for (std::size_t i = 0; i < ref.lse.size(); ++i) ref.lse[i] += z.lse_shift[i];  // -inf stays
   return ref;
 }
 

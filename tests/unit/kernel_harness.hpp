@@ -49,12 +49,13 @@ Output run_backend(const Backend& be, const Problem& pr, int kv_split = 1);
 std::vector<int32_t> tile_scores(const Backend& be, const Problem& pr, int64_t b, int64_t h,
                                  int64_t row0, int rows);
 
-// The same problem with Q, K and V replaced by what the int8 pipeline actually multiplies:
-// q8 * q_scale, k8 * k_scale (smoothing removed: softmax is invariant to it), and V as the
-// P.V sees it (fp32, bf16-rounded, or v8 * v_scale).
-Problem dequantised(const Problem& pr);
-
 RefOutput reference(const Problem& pr);
+
+// The float64 reference of what the int8 pipeline actually multiplies (quant::dequantise_problem:
+// q8 * q_scale, k8 * k_scale (smoothed, rotated where rotation is on), V as the P.V sees it),
+// with the smoothing's LSE term added back as the executors do: the pipeline's O and LSE up to
+// exp2 and P rounding.
+RefOutput dequantised_reference(const Problem& pr);
 
 // Error of out against ref over all rows (O), and max |LSE - ref| over rows that saw a key.
 ErrorStats compare(const std::vector<float>& out, const std::vector<double>& ref);

@@ -79,7 +79,8 @@ double kernel_tolerance(PvPrecision pv, Exp2Kind e) {
 std::string config(const AttnParams& p) {
   return std::string(to_string(p.variant)) + "/" + std::string(to_string(p.pv)) + "/" +
          std::string(to_string(p.exp2)) + "/" + std::string(to_string(p.qk_scales)) +
-         (p.smooth_k ? "/smooth" : "/nosmooth") + " tiles " + std::to_string(p.tile.q) + "x" +
+         (p.smooth_k ? "/smooth" : "/nosmooth") +
+         (p.rotate == Rotation::Hadamard ? "/hadamard" : "") + " tiles " + std::to_string(p.tile.q) + "x" +
          std::to_string(p.tile.kv);
 }
 
@@ -138,7 +139,7 @@ TEST_P(BackendKernel, MatchesDequantisedReference) {
       for (QkScales qs : {QkScales::PerToken, QkScales::PerBlock})
         for (TileShape t : tiles(s, pv)) {
           const Problem base = problem(s, Variant::Fused, pv, Exp2Kind::Accurate, qs, true, t);
-          const RefOutput ref = reference(dequantised(base));
+          const RefOutput ref = dequantised_reference(base);
           for (Variant v : {Variant::Fused, Variant::TwoPass, Variant::Unfused})
             for (Exp2Kind e : {Exp2Kind::Accurate, Exp2Kind::Fast, Exp2Kind::Fixed}) {
               Problem pr = base;
@@ -172,7 +173,7 @@ TEST_P(BackendKernel, MatchesFloat64ReferenceWithinQuantisationError) {
         const Problem pr = problem(s, Variant::Fused, pv, Exp2Kind::Accurate, qs, true, t);
         const RefOutput truth = reference(pr);
         const ErrorStats plain = compare([&] {
-          const RefOutput dq = reference(dequantised(pr));
+          const RefOutput dq = dequantised_reference(pr);
           return std::vector<float>(dq.o.begin(), dq.o.end());
         }(), truth.o);
         const ErrorStats st = compare(run_backend(*be_, pr).o, truth.o);
@@ -186,6 +187,41 @@ TEST_P(BackendKernel, MatchesFloat64ReferenceWithinQuantisationError) {
           EXPECT_GE(st.cosine, 0.9999) << describe(s) << " " << config(pr.p);
         }
       }
+}
+
+// LSE is the log-sum-exp of the original scores, whatever smoothing (which shifts every score of
+// a row by q . mean(K)) and rotation (which changes no dot product) do to the int8 operands. The
+// k_bias inputs make the smoothing term large (tens of nats): an LSE that forgot to add it back
+// is off by that much. Bound: twice the LSE error of the float64 reference on the dequantised
+// operands (what int8 Q.K^T costs by itself), plus what P's rounding adds to the row sum: 2e-3
+// for fp32 P (float sums), 1e-2 for u8 P (each P rounded to 1/255 of the tile's row maximum;
+// the P values below 1/510 of it vanish from l: measured up to 5e-3 on these shapes).
+TEST_P(BackendKernel, LseMatchesFloat64Reference) {
+  SCOPED_TRACE(seed_note());
+  double worst = 0.0, worst_plain = 0.0;
+  for (const ProblemShape& s : shapes())
+    for (Distribution dist : {Distribution::Normal, Distribution::KBias})
+      for (PvPrecision pv : {PvPrecision::Fp32, PvPrecision::Int8})
+        for (bool smooth : {true, false})
+          for (Rotation rot : {Rotation::None, Rotation::Hadamard}) {
+            Problem pr = problem(s, Variant::Fused, pv, Exp2Kind::Accurate, QkScales::PerToken,
+                                 smooth, be_->default_tiles(s.d, pv), dist);
+            pr.p.rotate = rot;
+            const RefOutput truth = reference(pr);
+            const double plain = lse_max_abs(
+                [&] {
+                  const RefOutput dq = dequantised_reference(pr);
+                  return std::vector<float>(dq.lse.begin(), dq.lse.end());
+                }(),
+                truth.lse);
+            const double err = lse_max_abs(run_backend(*be_, pr).lse, truth.lse);
+            worst = std::max(worst, err);
+            worst_plain = std::max(worst_plain, plain);
+            EXPECT_LE(err, 2.0 * plain + (pv == PvPrecision::Int8 ? 1e-2 : 2e-3))
+                << describe(s) << " " << config(pr.p) << (dist == Distribution::KBias ? " k_bias" : " normal");
+          }
+  std::printf("  %s: LSE max |error| vs float64 %.3e (dequantised operands alone %.3e)\n",
+              GetParam().name.c_str(), worst, worst_plain);
 }
 
 TEST_P(BackendKernel, RowsThatSeeNoKeyGiveZeroAndMinusInfinity) {

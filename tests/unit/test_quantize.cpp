@@ -1,10 +1,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <random>
 #include <vector>
 
 #include "kernels/common/quantize.hpp"
+#include "kernels/common/rotation.hpp"
+#include "miniattn/cpu_features.hpp"
 
 namespace miniattn::quant {
 namespace {
@@ -125,6 +129,132 @@ TEST(Quantize, VPerChannelScales) {
   for (int64_t j = 0; j < n; ++j)
     for (int c = 0; c < d; ++c)
       EXPECT_LE(std::fabs(v8[j * d + c] * s[c] - v[j * d + c]), 0.5f * s[c] * 1.0001f);
+}
+
+// --- The Hadamard rotation (kernels/common/rotation.hpp) ----------------------------------------
+
+// The Sylvester matrix by its definition, H[i][j] = (-1)^popcount(i & j) / sqrt(n), block
+// diagonal over the power-of-two blocks of d: an independent construction to hold the fast
+// transform against.
+std::vector<double> hadamard_matrix(int d) {
+  std::vector<double> h(static_cast<std::size_t>(d) * d, 0.0);
+  for (int at = 0; at < d;) {
+    const int n = rotation::block_size(at, d);
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j)
+        h[static_cast<std::size_t>(at + i) * d + at + j] =
+            (__builtin_popcount(static_cast<unsigned>(i & j)) & 1 ? -1.0 : 1.0) / std::sqrt(double(n));
+    at += n;
+  }
+  return h;
+}
+
+TEST(Rotation, FastTransformIsTheOrthonormalHadamardMatrix) {
+  for (int d : {16, 48, 80, 96, 128, 256, 512, 1024}) {
+    const int rows = 3;
+    const std::vector<float> x = random_values(static_cast<std::size_t>(rows) * d, 2.0f, 11 + d);
+    std::vector<float> y = x;
+    rotation::hadamard_rows(y.data(), rows, d);
+    const std::vector<double> h = hadamard_matrix(d);
+    for (int r = 0; r < rows; ++r) {
+      double norm_x = 0.0, norm_y = 0.0;
+      for (int j = 0; j < d; ++j) {
+        double want = 0.0;
+        for (int i = 0; i < d; ++i) want += x[r * d + i] * h[static_cast<std::size_t>(i) * d + j];
+        // log2(d) float additions, each within half an ulp of values up to |x|_1 / sqrt(n).
+        EXPECT_NEAR(y[r * d + j], want, 1e-5 * (1.0 + std::fabs(want)) * std::log2(d)) << "d " << d;
+        norm_x += double(x[r * d + j]) * x[r * d + j];
+        norm_y += double(y[r * d + j]) * y[r * d + j];
+      }
+      EXPECT_NEAR(norm_y, norm_x, 1e-5 * norm_x) << "orthonormal: the norm is kept, d " << d;
+    }
+    // H is symmetric and orthonormal, so it is its own inverse.
+    rotation::hadamard_rows(y.data(), rows, d);
+    for (std::size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(y[i], x[i], 1e-5f * (1 + std::fabs(x[i])));
+  }
+}
+
+TEST(Rotation, EveryCpuPathIsBitwiseTheScalarForm) {
+  if (!cpu_features().avx512f) GTEST_SKIP() << "no AVX-512F on this CPU: only the scalar form runs";
+  for (int d : {16, 32, 48, 64, 80, 96, 112, 128, 144, 192, 256, 272, 512, 1024}) {
+    const int rows = 5;
+    std::vector<float> a = random_values(static_cast<std::size_t>(rows) * d, 3.0f, 17 + d);
+    a[7] = 1e6f;  // an outlier, and values of mixed magnitude
+    std::vector<float> b = a;
+    rotation::hadamard_rows(a.data(), rows, d);
+    rotation::hadamard_rows_scalar(b.data(), rows, d);
+    ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float))) << "d " << d;
+  }
+}
+
+TEST(Rotation, QuantisesTheRotatedSmoothedRows) {
+  // quantize_k with rotation = the rotation of (k - mean) quantised without one; Q the same.
+  const int64_t n = 150;
+  const int d = 96;
+  const std::vector<float> k = random_values(n * d, 1.5f, 21);
+  const std::vector<float> mean = random_values(d, 0.5f, 22);
+  std::vector<float> rotated(k.size());
+  for (int64_t j = 0; j < n; ++j)
+    for (int c = 0; c < d; ++c) rotated[j * d + c] = k[j * d + c] - mean[c];
+  rotation::hadamard_rows_scalar(rotated.data(), n, d);
+  for (QkScales mode : {QkScales::PerToken, QkScales::PerBlock}) {
+    std::vector<int8_t> got(k.size()), want(k.size());
+    std::vector<float> gs(n), ws(n);
+    quantize_k({mode, Rotation::Hadamard}, k.data(), n, d, mean.data(), got.data(), gs.data());
+    quantize_k(mode, rotated.data(), n, d, nullptr, want.data(), ws.data());
+    EXPECT_EQ(got, want);
+    EXPECT_EQ(gs, ws);
+    std::vector<int8_t> q8(k.size()), q8_want(k.size());
+    quantize_q_tile({mode, Rotation::Hadamard}, k.data(), 64, d, q8.data(), gs.data());
+    std::vector<float> qr(k.begin(), k.begin() + 64 * d);
+    rotation::hadamard_rows_scalar(qr.data(), 64, d);
+    quantize_q_tile(mode, qr.data(), 64, d, q8_want.data(), ws.data());
+    EXPECT_TRUE(std::equal(q8.begin(), q8.begin() + 64 * d, q8_want.begin()));
+  }
+}
+
+TEST(Rotation, SpreadsAnOutlierChannelAndCutsTheScoreError) {
+  // FlashAttention-3's case: one channel 100x the others. Per-token int8 spends its 127 steps
+  // on the outlier; after the rotation the row's largest value is ~sqrt(d) times smaller
+  // relative to its norm, and the int8 score error drops accordingly.
+  const int d = 128, n = 64;
+  std::vector<float> q = random_values(n * d, 1.0f, 31), k = random_values(n * d, 1.0f, 32);
+  for (int j = 0; j < n; ++j) k[j * d + 5] = 100.0f + k[j * d + 5];
+  auto score_error = [&](Rotation rot) {
+    std::vector<int8_t> q8(q.size()), k8(k.size());
+    std::vector<float> qs(n), ks(n);
+    quantize_q_tile({QkScales::PerToken, rot}, q.data(), n, d, q8.data(), qs.data());
+    quantize_k({QkScales::PerToken, rot}, k.data(), n, d, nullptr, k8.data(), ks.data());
+    double err = 0.0, ref = 0.0;
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j) {
+        double exact = 0.0;
+        int32_t s = 0;
+        for (int c = 0; c < d; ++c) {
+          exact += double(q[i * d + c]) * k[j * d + c];
+          s += q8[i * d + c] * k8[j * d + c];
+        }
+        const double e = double(s) * qs[i] * ks[j] - exact;
+        err += e * e;
+        ref += exact * exact;
+      }
+    return std::sqrt(err / ref);
+  };
+  const double plain = score_error(Rotation::None), rotated = score_error(Rotation::Hadamard);
+  std::printf("  int8 score rel-L2 error, outlier channel: %.3e plain, %.3e rotated\n", plain, rotated);
+  EXPECT_LT(rotated, plain / 3.0);
+}
+
+TEST(Quantize, SmoothingLseShiftIsScaleTimesQDotMean) {
+  const int rows = 4, d = 48;
+  const std::vector<float> q = random_values(rows * d, 1.0f, 41), mean = random_values(d, 3.0f, 42);
+  std::vector<float> shift(rows);
+  smoothing_lse_shift(q.data(), rows, d, mean.data(), 0.125, shift.data());
+  for (int r = 0; r < rows; ++r) {
+    double dot = 0.0;
+    for (int c = 0; c < d; ++c) dot += double(q[r * d + c]) * mean[c];
+    EXPECT_NEAR(shift[r], 0.125 * dot, 1e-6 * (1 + std::fabs(0.125 * dot)));
+  }
 }
 
 }  // namespace

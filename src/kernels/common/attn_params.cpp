@@ -33,6 +33,8 @@ constexpr std::array<std::pair<std::string_view, Exp2Kind>, 3> kExp2{
     {{"accurate", Exp2Kind::Accurate}, {"fast", Exp2Kind::Fast}, {"fixed", Exp2Kind::Fixed}}};
 constexpr std::array<std::pair<std::string_view, QkScales>, 2> kScales{
     {{"per_token", QkScales::PerToken}, {"per_block", QkScales::PerBlock}}};
+constexpr std::array<std::pair<std::string_view, Rotation>, 2> kRotations{
+    {{"none", Rotation::None}, {"hadamard", Rotation::Hadamard}}};
 
 }  // namespace
 
@@ -40,10 +42,12 @@ std::string_view to_string(Variant v) { return name_of(kVariants, v); }
 std::string_view to_string(PvPrecision p) { return name_of(kPv, p); }
 std::string_view to_string(Exp2Kind e) { return name_of(kExp2, e); }
 std::string_view to_string(QkScales s) { return name_of(kScales, s); }
+std::string_view to_string(Rotation r) { return name_of(kRotations, r); }
 std::optional<Variant> parse_variant(std::string_view s) { return lookup(kVariants, s); }
 std::optional<PvPrecision> parse_pv_precision(std::string_view s) { return lookup(kPv, s); }
 std::optional<Exp2Kind> parse_exp2_kind(std::string_view s) { return lookup(kExp2, s); }
 std::optional<QkScales> parse_qk_scales(std::string_view s) { return lookup(kScales, s); }
+std::optional<Rotation> parse_rotation(std::string_view s) { return lookup(kRotations, s); }
 
 double AttnParams::unmasked_scores() const {
   double per_head = 0.0;
@@ -60,7 +64,7 @@ double max_scaled_score(const AttnParams& p, double amax_q, double amax_k) {
 }
 
 AttnParams make_attn_params(const ProblemShape& s, Variant variant, PvPrecision pv, Exp2Kind exp2,
-                            QkScales qk_scales, bool smooth_k, TileShape tile) {
+                            QkScales qk_scales, bool smooth_k, TileShape tile, Rotation rotate) {
   auto bad = [](const std::string& what) { throw Error("invalid problem: " + what); };
   if (s.batch < 1) bad("batch = " + std::to_string(s.batch) + ", expected >= 1");
   if (s.heads < 1) bad("heads = " + std::to_string(s.heads) + ", expected >= 1");
@@ -93,6 +97,7 @@ AttnParams make_attn_params(const ProblemShape& s, Variant variant, PvPrecision 
   p.exp2 = exp2;
   p.qk_scales = qk_scales;
   p.smooth_k = smooth_k;
+  p.rotate = rotate;
   p.tile = tile;
   return p;
 }

@@ -1,6 +1,7 @@
 #include "kernels/common/quantize.hpp"
 
 #include "kernels/common/exp2.hpp"
+#include "kernels/common/rotation.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -72,10 +73,40 @@ void quantize_rows(bool one_scale, const float* x, int64_t rows, int d, const fl
   }
 }
 
+// Rotated rows: x (minus mean, when given) times H, into tmp.
+void rotated_rows(const float* x, int64_t rows, int d, const float* mean, std::vector<float>& tmp) {
+  const std::size_t n = static_cast<std::size_t>(rows) * d;
+  tmp.resize(n);
+  if (mean) {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int c = 0; c < d; ++c) tmp[r * d + c] = x[r * d + c] - mean[c];
+  } else {
+    std::copy(x, x + n, tmp.begin());
+  }
+  rotation::hadamard_rows(tmp.data(), rows, d);
+}
+
 }  // namespace
 
-void quantize_q_tile(QkScales mode, const float* q, int rows, int d, int8_t* q8, float* scale) {
-  quantize_rows(mode == QkScales::PerBlock, q, rows, d, nullptr, q8, scale);
+void quantize_q_tile(QkQuant mode, const float* q, int rows, int d, int8_t* q8, float* scale) {
+  const bool one_scale = mode.scales == QkScales::PerBlock;
+  if (mode.rotate == Rotation::None) return quantize_rows(one_scale, q, rows, d, nullptr, q8, scale);
+  std::vector<float> tmp;
+  rotated_rows(q, rows, d, nullptr, tmp);
+  quantize_rows(one_scale, tmp.data(), rows, d, nullptr, q8, scale);
+}
+
+void smoothing_lse_shift(const float* q, int rows, int d, const float* mean, double scale,
+                         float* shift) {
+  for (int r = 0; r < rows; ++r) {
+    const float* x = q + static_cast<int64_t>(r) * d;
+    double s[4] = {};  // independent partial sums (d is a multiple of 16)
+    int c = 0;
+    for (; c + 4 <= d; c += 4)
+      for (int j = 0; j < 4; ++j) s[j] += static_cast<double>(x[c + j]) * mean[c + j];
+    for (; c < d; ++c) s[0] += static_cast<double>(x[c]) * mean[c];
+    shift[r] = static_cast<float>(scale * ((s[0] + s[1]) + (s[2] + s[3])));
+  }
 }
 
 void k_channel_mean(const float* k, int64_t n, int d, float* mean) {
@@ -89,15 +120,22 @@ void k_channel_sum(const float* k, int64_t n, int d, double* sum) {
     for (int c = 0; c < d; ++c) sum[c] += k[j * d + c];
 }
 
-void quantize_k(QkScales mode, const float* k, int64_t n, int d, const float* mean, int8_t* k8,
+void quantize_k(QkQuant mode, const float* k, int64_t n, int d, const float* mean, int8_t* k8,
                 float* scale) {
-  if (mode == QkScales::PerToken) {
+  const bool one_scale = mode.scales == QkScales::PerBlock;
+  if (!one_scale && mode.rotate == Rotation::None) {
     quantize_rows(false, k, n, d, mean, k8, scale);
     return;
   }
+  std::vector<float> tmp;
   for (int64_t j0 = 0; j0 < n; j0 += kKeyQuantBlock) {
     const int64_t rows = std::min<int64_t>(kKeyQuantBlock, n - j0);
-    quantize_rows(true, k + j0 * d, rows, d, mean, k8 + j0 * d, scale + j0);
+    if (mode.rotate == Rotation::None) {
+      quantize_rows(true, k + j0 * d, rows, d, mean, k8 + j0 * d, scale + j0);
+      continue;
+    }
+    rotated_rows(k + j0 * d, rows, d, mean, tmp);
+    quantize_rows(one_scale, tmp.data(), rows, d, nullptr, k8 + j0 * d, scale + j0);
   }
 }
 
@@ -144,7 +182,7 @@ void quantize_v_with_absmax(const float* v, int64_t n, int d, const float* amax,
 void quantize_kv_head(const AttnParams& p, const float* k, const float* v, int64_t n,
                       const KvHeadQuant& out) {
   if (p.smooth_k) k_channel_mean(k, n, p.d, out.k_mean);
-  quantize_k(p.qk_scales, k, n, p.d, p.smooth_k ? out.k_mean : nullptr, out.k8, out.k_scale);
+  quantize_k(qk_quant(p), k, n, p.d, p.smooth_k ? out.k_mean : nullptr, out.k8, out.k_scale);
   if (p.pv == PvPrecision::Bf16) v_to_bf16(v, static_cast<std::size_t>(n) * p.d, out.v_bf16);
   if (p.pv == PvPrecision::Int8) quantize_v_per_channel(v, n, p.d, out.v8, out.v_scale);
 }
@@ -162,12 +200,7 @@ ProblemQuant quantize_problem(const AttnParams& p, const float* q, const float* 
   z.v_bf16.resize(kn);
   z.v8.resize(kn);
   z.v_scale.resize(z.k_mean.size());
-  for (int64_t bh = 0; bh < p.batch * p.heads; ++bh)
-    for (int64_t r0 = 0; r0 < p.lq; r0 += p.tile.q) {
-      const int rows = static_cast<int>(std::min<int64_t>(p.tile.q, p.lq - r0));
-      const int64_t row = bh * p.lq + r0;
-      quantize_q_tile(p.qk_scales, q + row * d, rows, d, z.q8.data() + row * d, z.q_scale.data() + row);
-    }
+  z.lse_shift.assign(qn / d, 0.0f);
   for (int64_t g = 0; g < p.batch * p.kv_heads; ++g) {
     const std::size_t off = static_cast<std::size_t>(g * p.lk * d);
     KvHeadQuant out;
@@ -178,6 +211,15 @@ ProblemQuant quantize_problem(const AttnParams& p, const float* q, const float* 
     out.v8 = z.v8.data() + off;
     out.v_scale = z.v_scale.data() + g * d;
     quantize_kv_head(p, k + off, v + off, p.lk, out);
+  }
+  for (int64_t bh = 0; bh < p.batch * p.heads; ++bh) {
+    const float* mean = z.k_mean.data() + ((bh / p.heads) * p.kv_heads + p.kv_head_of(bh % p.heads)) * d;
+    for (int64_t r0 = 0; r0 < p.lq; r0 += p.tile.q) {
+      const int rows = static_cast<int>(std::min<int64_t>(p.tile.q, p.lq - r0));
+      const int64_t row = bh * p.lq + r0;
+      quantize_q_tile(qk_quant(p), q + row * d, rows, d, z.q8.data() + row * d, z.q_scale.data() + row);
+      if (p.smooth_k) smoothing_lse_shift(q + row * d, rows, d, mean, p.scale, z.lse_shift.data() + row);
+    }
   }
   return z;
 }

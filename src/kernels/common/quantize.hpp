@@ -3,6 +3,8 @@
 //   scale = amax / 127,  q = rint(x * (127 / amax)) clamped to [-127, 127];  amax = 0 gives
 //   scale = 0 and q = 0. Scales are stored per row (per_block repeats the block's scale), so the
 //   kernels read them the same way in both modes.
+// Order of operations for K: x = k - mean (smoothing, float), then the rotation (if any), then
+// amax and the encoding; for Q: the rotation, then amax and the encoding.
 #pragma once
 
 #include <cstddef>
@@ -14,9 +16,23 @@
 
 namespace miniattn::quant {
 
+// How Q and K become int8: the scale granularity and the rotation before quantisation.
+struct QkQuant {
+  QkScales scales = QkScales::PerToken;
+  Rotation rotate = Rotation::None;
+  QkQuant(QkScales s = QkScales::PerToken, Rotation r = Rotation::None) : scales(s), rotate(r) {}
+};
+inline QkQuant qk_quant(const AttnParams& p) { return {p.qk_scales, p.rotate}; }
+
 // Quantises rows [0, rows) of a Q tile (row stride d) with per_token or per_block (one scale
 // for the whole tile) scales.
-void quantize_q_tile(QkScales mode, const float* q, int rows, int d, int8_t* q8, float* scale);
+void quantize_q_tile(QkQuant mode, const float* q, int rows, int d, int8_t* q8, float* scale);
+
+// K smoothing subtracts mean from every key, which shifts every score of query row q by
+// -q . mean: softmax (so O) is invariant to it, the log-sum-exp is not. shift[r] = scale *
+// q[r] . mean (natural-log units, summed in double) is what finalize_rows adds back to LSE.
+void smoothing_lse_shift(const float* q, int rows, int d, const float* mean, double scale,
+                         float* shift);
 
 // Per-channel mean of K over keys [0, n), accumulated in double in key order.
 void k_channel_mean(const float* k, int64_t n, int d, float* mean);
@@ -26,7 +42,7 @@ void k_channel_sum(const float* k, int64_t n, int d, double* sum);
 
 // Quantises keys [0, n) of one KV head after subtracting mean (may be null: no smoothing).
 // per_block groups keys in blocks of kKeyQuantBlock aligned to key 0.
-void quantize_k(QkScales mode, const float* k, int64_t n, int d, const float* mean, int8_t* k8,
+void quantize_k(QkQuant mode, const float* k, int64_t n, int d, const float* mean, int8_t* k8,
                 float* scale);
 
 // V for the bf16 P.V: round to nearest even.
@@ -61,12 +77,15 @@ struct ProblemQuant {
   std::vector<int8_t> q8, k8, v8;
   std::vector<float> q_scale, k_scale, k_mean, v_scale;
   std::vector<uint16_t> v_bf16;
+  std::vector<float> lse_shift;  // per query row (0 without smoothing)
 };
 ProblemQuant quantize_problem(const AttnParams& p, const float* q, const float* k, const float* v);
 
 // q, k, v (the whole problem) replaced by what the int8 pipeline multiplies: q8 * q_scale,
-// k8 * k_scale (smoothing removed: softmax is invariant to it), and V as the P.V sees it
-// (unchanged for fp32, bf16-rounded, or v8 * v_scale).
+// k8 * k_scale (smoothed, and rotated where p.rotate says so: dot products, hence softmax, do
+// not see the rotation), and V as the P.V sees it (unchanged for fp32, bf16-rounded, or v8 *
+// v_scale). Its float64 reference, with z.lse_shift added to LSE, is what the pipeline computes
+// up to the exp2 and P rounding.
 void dequantise_problem(const AttnParams& p, const ProblemQuant& z, float* q, float* k, float* v);
 
 inline uint16_t float_to_bf16(float f) {

@@ -32,7 +32,8 @@ void merge_row_state(const RowState& into, const RowState& from, int rows, int d
   }
 }
 
-void finalize_rows(const RowState& s, int rows, int d, float* o, float* lse) {
+void finalize_rows(const RowState& s, int rows, int d, float* o, float* lse,
+                   const float* lse_shift) {
   constexpr double kLn2 = 0.6931471805599453;
   for (int r = 0; r < rows; ++r) {
     const float l = s.l[r];
@@ -45,7 +46,9 @@ void finalize_rows(const RowState& s, int rows, int d, float* o, float* lse) {
     }
     const float inv = 1.0f / l;
     for (int c = 0; c < d; ++c) orow[c] = arow[c] * inv;
-    if (lse) lse[r] = static_cast<float>((static_cast<double>(s.m[r]) + std::log2(static_cast<double>(l))) * kLn2);
+    if (lse)
+      lse[r] = static_cast<float>((static_cast<double>(s.m[r]) + std::log2(static_cast<double>(l))) * kLn2 +
+                                  (lse_shift ? static_cast<double>(lse_shift[r]) : 0.0));
   }
 }
 
