@@ -146,10 +146,13 @@ int main(int argc, char** argv) {
     const hid_t g = H5Gopen2(f, "/verification", H5P_DEFAULT);
     check(g >= 0, "group /verification");
     if (g >= 0) {
-      for (const char* name : {"max_abs", "rel_l1", "rel_l2", "cosine", "rows_checked", "passed"})
+      for (const char* name : {"max_abs", "rel_l1", "rel_l2", "cosine", "rows_checked", "passed",
+                               "lse_max_abs", "lse_rows_checked", "max_lse_abs"})
         check(!std::isnan(number_attr(g, name)), std::string("/verification ") + name);
       check(number_attr(g, "passed") == 1.0, "/verification passed = 1");
       check(number_attr(g, "rows_checked") == static_cast<double>(b * h * lq), "all rows checked");
+      check(number_attr(g, "lse_rows_checked") == static_cast<double>(b * h * lq), "all LSE rows checked");
+      check(number_attr(g, "lse_max_abs") <= number_attr(g, "max_lse_abs"), "LSE within its bound");
       H5Gclose(g);
     }
   }

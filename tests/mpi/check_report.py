@@ -23,6 +23,8 @@ def main():
         assert key in pr, key
     v = r["verification"]
     assert v["passed"] is True and v["rows_checked"] > 0, v
+    assert v["lse_rows_checked"] == v["rows_checked"], v
+    assert 0 <= v["lse_max_abs"] <= v["max_lse_abs"], v
     assert len(r["phases_per_rank"]) == ranks
     print("report OK:", r["backend"], r["kernel"]["gops"], "GOP/s")
 
