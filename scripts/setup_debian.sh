@@ -6,8 +6,9 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake git pkg-config
-  # MPI, parallel HDF5 (and h5dump/h5diff), Kokkos 3.4 from Trilinos
-  libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools libtrilinos-kokkos-dev
+  # MPI, parallel HDF5 (and h5dump/h5diff); Kokkos is built by setup_kokkos.sh (below) from
+  # Debian's trilinos sources, whose packaged binary (libtrilinos-kokkos-dev) is Serial only
+  libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
   # parsers and formatting
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   # tests
@@ -27,12 +28,14 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup_debian: all ${#packages[@]} packages present"
-  exit 0
+else
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  echo "setup_debian: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "setup_debian: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Kokkos with OpenMP threads (Debian packages its source only): .deps/kokkos.
+"$(dirname "$0")/setup_kokkos.sh"
