@@ -96,7 +96,7 @@ struct Work {
   float* tmax = nullptr;       // [32] maximum of t in the current tile (or range)
   float* mt = nullptr;         // [32] tile maximum in base-2 units
   float* alpha = nullptr;      // [32]
-  float* beta = nullptr;       // [32]
+  float* beta = nullptr;       // [P blocks][32]: int8, 2^(block max - m) / 255 of each P block
 };
 
 Work carve(tile::Arena& a, int d, int64_t ldt, const DotOps* ops) {
@@ -110,7 +110,8 @@ Work carve(tile::Arena& a, int d, int64_t ldt, const DotOps* ops) {
   w.raw = a.take<int32_t>(n);
   w.ot = a.take<float>(static_cast<std::size_t>(d) * kBlockRows);
   w.acc = a.take<float>(static_cast<std::size_t>(d) * kBlockRows);
-  for (float** v : {&w.a, &w.m, &w.l, &w.tmax, &w.mt, &w.alpha, &w.beta}) *v = a.take<float>(kBlockRows);
+  for (float** v : {&w.a, &w.m, &w.l, &w.tmax, &w.mt, &w.alpha}) *v = a.take<float>(kBlockRows);
+  w.beta = a.take<float>(static_cast<std::size_t>(tile::max_p_blocks(ldt)) * kBlockRows);
   return w;
 }
 
@@ -259,14 +260,15 @@ void qk_range(const AttnParams& p, const RowBlock& b, const KvBlock& kv, const P
 }
 
 // O^T += P . V for the int8 path: u8 P of key pairs (int16 pairs) times V's int16 pairs, int32
-// sums of the tile, then O^T += sum * beta[row] * v_scale[channel].
+// sums of each P block, then O^T += sum * beta[block][row] * v_scale[channel].
 template <class Dot, int M>
 void pv_int8(const KvBlock& kv, const PackedKv& pk, int64_t jrel, int nc, int d, const Work& w) {
-  const int pairs = (nc + 1) / 2;
   const uint32_t* p16 = w.p16;
-  const float* beta = w.beta;
   float* ot = w.ot;  // locals: the stores to O^T would otherwise reload w's pointers
-  for (int x0 = 0; x0 < d; x0 += kPvCols) {
+  for (int x0 = 0; x0 < d; x0 += kPvCols)
+    // Blocks start at even keys: j0 is even (tiles and key blocks are).
+    tile::for_each_p_block(kv.key0 + jrel, nc, [&](int c0, int c1, int b) {
+    const float* beta = w.beta + b * kBlockRows;
     __m256i acc[M][kPvCols];
 #pragma GCC unroll 4
     for (int m = 0; m < M; ++m)
@@ -274,7 +276,7 @@ void pv_int8(const KvBlock& kv, const PackedKv& pk, int64_t jrel, int nc, int d,
       for (int j = 0; j < kPvCols; ++j) acc[m][j] = _mm256_setzero_si256();
     const int16_t* v16 = pk.v16 + ((jrel / 2) * d + x0) * 2;
 #pragma GCC unroll 2
-    for (int cp = 0; cp < pairs; ++cp) {
+    for (int cp = c0 / 2; cp < (c1 + 1) / 2; ++cp) {
       __m256i pv[M];
 #pragma GCC unroll 4
       for (int m = 0; m < M; ++m) {
@@ -298,7 +300,7 @@ void pv_int8(const KvBlock& kv, const PackedKv& pk, int64_t jrel, int nc, int d,
         _mm256_store_ps(o, _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[m][j]), f, _mm256_load_ps(o)));
       }
     }
-  }
+    });
 }
 
 // O^T += P . V in fp32 (also the emulated bf16: P and V hold bf16 values), V[key][d] rows from
@@ -387,11 +389,12 @@ struct Kernels {
     }
   }
 
-  // P of keys [0, nc) of w.t against the maximum in w.m (fp32, bf16) or the tile maximum w.mt
-  // (int8, with beta = 2^(mt - m) / 255), and l = l * alpha + sum(P). Online: first m = max(m,
-  // mt), alpha = 2^(m_old - m); with KnownMax m is final and alpha = 1.
+  // P of keys [0, nc) of w.t (global keys [j0, j0 + nc)) against the maximum in w.m (fp32,
+  // bf16) or, for int8, each P block's own maximum m_b with beta_b = 2^(m_b - m) / 255, and
+  // l = l * alpha + sum(P). Online: first m = max(m, mt), alpha = 2^(m_old - m); with KnownMax
+  // m is final and alpha = 1.
   template <int M, PvPrecision PV, Exp2Kind E, bool KnownMax>
-  static void softmax_tile(const Work& w, int nc, const FexpaTables& tab) {
+  static void softmax_tile(const Work& w, int64_t j0, int nc, const FexpaTables& tab) {
     for (int g = 0; g < M; ++g) {
       const __m256 a = _mm256_load_ps(w.a + kLanes * g);
       const __m256 mt = _mm256_load_ps(w.mt + kLanes * g);
@@ -405,20 +408,28 @@ struct Kernels {
       _mm256_store_ps(w.alpha + kLanes * g, alpha);
       __m256 sum = _mm256_setzero_ps();
       if constexpr (PV == PvPrecision::Int8) {
-        const __m256 negm = _mm256_sub_ps(_mm256_setzero_ps(), mt);
-        __m256i isum = _mm256_setzero_si256();
-        for (int c = 0; c < nc; c += 2) {
-          const __m256i u0 = avx2::prob_u8<E>(_mm256_fmadd_ps(a, _mm256_load_ps(w.t + c * kBlockRows + kLanes * g), negm), tab);
-          const __m256i u1 = c + 1 < nc ? avx2::prob_u8<E>(_mm256_fmadd_ps(a, _mm256_load_ps(w.t + (c + 1) * kBlockRows + kLanes * g), negm), tab)
-                                        : _mm256_setzero_si256();
-          // Values 0..255: the pair is u0 | u1 << 16, and the row sums stay exact in int32.
-          _mm256_store_si256(reinterpret_cast<__m256i*>(w.p16 + static_cast<std::size_t>(c / 2) * kBlockRows + kLanes * g),
-                             _mm256_or_si256(u0, _mm256_slli_epi32(u1, 16)));
-          isum = _mm256_add_epi32(isum, _mm256_add_epi32(u0, u1));
-        }
-        const __m256 beta = _mm256_div_ps(avx2::exp2_accurate(_mm256_sub_ps(mt, mnew)), _mm256_set1_ps(255.0f));
-        _mm256_store_ps(w.beta + kLanes * g, beta);
-        sum = _mm256_mul_ps(_mm256_cvtepi32_ps(isum), beta);
+        (void)mt;
+        tile::for_each_p_block(j0, nc, [&](int c0, int c1, int b) {
+          __m256 mx = _mm256_set1_ps(kNegInf);
+          for (int c = c0; c < c1; ++c) mx = _mm256_max_ps(mx, _mm256_load_ps(w.t + c * kBlockRows + kLanes * g));
+          const __m256 seen = _mm256_cmp_ps(mx, _mm256_set1_ps(kNegInf), _CMP_NEQ_OQ);
+          const __m256 mb = _mm256_blendv_ps(_mm256_set1_ps(kNegInf), _mm256_mul_ps(a, mx), seen);
+          const __m256 negm = _mm256_sub_ps(_mm256_setzero_ps(), mb);
+          __m256i isum = _mm256_setzero_si256();
+          for (int c = c0; c < c1; c += 2) {
+            const __m256i u0 = avx2::prob_u8<E>(_mm256_fmadd_ps(a, _mm256_load_ps(w.t + c * kBlockRows + kLanes * g), negm), tab);
+            const __m256i u1 = c + 1 < c1 ? avx2::prob_u8<E>(_mm256_fmadd_ps(a, _mm256_load_ps(w.t + (c + 1) * kBlockRows + kLanes * g), negm), tab)
+                                          : _mm256_setzero_si256();
+            // Values 0..255: the pair is u0 | u1 << 16, and the row sums stay exact in int32.
+            _mm256_store_si256(reinterpret_cast<__m256i*>(w.p16 + static_cast<std::size_t>(c / 2) * kBlockRows + kLanes * g),
+                               _mm256_or_si256(u0, _mm256_slli_epi32(u1, 16)));
+            isum = _mm256_add_epi32(isum, _mm256_add_epi32(u0, u1));
+          }
+          // 0 where the row sees no key of the block (2^-inf, and the NaN of -inf - -inf).
+          const __m256 beta = _mm256_div_ps(avx2::exp2_accurate(_mm256_sub_ps(mb, mnew)), _mm256_set1_ps(255.0f));
+          _mm256_store_ps(w.beta + b * kBlockRows + kLanes * g, beta);
+          sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), beta, sum);
+        });
       } else {
         const __m256 negm = _mm256_sub_ps(_mm256_setzero_ps(), mnew);
         for (int c = 0; c < nc; ++c) {
@@ -455,11 +466,12 @@ struct Kernels {
     else pv_float<M>((PV == PvPrecision::Bf16 ? pk.vf : kv.v) + jrel * d, nc, d, w);
   }
 
-  // w with its P buffers starting at key j (a multiple of the even K/V tile).
-  static Work chunk(const Work& w, int j) {
+  // w with its P buffers starting at key key0 + j (j a multiple of the even K/V tile).
+  static Work chunk(const Work& w, int64_t key0, int j) {
     Work c = w;
     c.t = w.t + static_cast<std::size_t>(j) * kBlockRows;
     c.p16 = w.p16 + static_cast<std::size_t>(j / 2) * kBlockRows;
+    c.beta = w.beta + ((key0 + j) / kPBlock - key0 / kPBlock) * kBlockRows;
     return c;
   }
 

@@ -90,7 +90,7 @@ struct Work {
   float* tmax = nullptr;     // [64] maximum of t in the current tile (or range)
   float* mt = nullptr;       // [64] tile maximum in base-2 units
   float* alpha = nullptr;    // [64]
-  float* beta = nullptr;     // [64]
+  float* beta = nullptr;     // [P blocks][64]: int8, 2^(block max - m) / 255 of each P block
 };
 
 Work carve(tile::Arena& a, int d, int64_t ldt) {
@@ -104,7 +104,8 @@ Work carve(tile::Arena& a, int d, int64_t ldt) {
   w.raw = a.take<int32_t>(n);
   w.ot = a.take<float>(static_cast<std::size_t>(d) * kBlockRows);
   w.acc = a.take<float>(static_cast<std::size_t>(d) * kBlockRows);
-  for (float** v : {&w.a, &w.m, &w.l, &w.tmax, &w.mt, &w.alpha, &w.beta}) *v = a.take<float>(kBlockRows);
+  for (float** v : {&w.a, &w.m, &w.l, &w.tmax, &w.mt, &w.alpha}) *v = a.take<float>(kBlockRows);
+  w.beta = a.take<float>(static_cast<std::size_t>(tile::max_p_blocks(ldt)) * kBlockRows);
   return w;
 }
 
@@ -237,11 +238,12 @@ void tile_max(const Work& w) {
   }
 }
 
-// P of keys [0, nc) of w.t against the maximum in w.m (fp32, bf16) or the tile maximum w.mt
-// (int8, with beta = 2^(mt - m) / 255), and l = l * alpha + sum(P). Online: first m = max(m,
-// mt), alpha = 2^(m_old - m); with KnownMax m is final and alpha = 1.
+// P of keys [0, nc) of w.t (global keys [j0, j0 + nc)) against the maximum in w.m (fp32, bf16)
+// or, for int8, each P block's own maximum m_b with beta_b = 2^(m_b - m) / 255, and l = l *
+// alpha + sum(P). Online: first m = max(m, mt), alpha = 2^(m_old - m); with KnownMax m is final
+// and alpha = 1.
 template <int M, PvPrecision PV, Exp2Kind E, bool KnownMax>
-void softmax_tile(const Work& w, int nc, const FexpaTable& tab) {
+void softmax_tile(const Work& w, int64_t j0, int nc, const FexpaTable& tab) {
   const int pairs = (nc + 1) / 2, quads = (nc + 3) / 4;
   for (int g = 0; g < M; ++g) {
     const __m512 a = _mm512_load_ps(w.a + 16 * g);
@@ -256,24 +258,34 @@ void softmax_tile(const Work& w, int nc, const FexpaTable& tab) {
     _mm512_store_ps(w.alpha + 16 * g, alpha);
     __m512 sum;
     if constexpr (PV == PvPrecision::Int8) {
-      const __m512 negm = _mm512_sub_ps(_mm512_setzero_ps(), mt);
+      (void)quads;
       const __m512i ones = _mm512_set1_epi8(1);
-      __m512i isum = _mm512_setzero_si512();
-      for (int c4 = 0; c4 < quads; ++c4) {
-        __m512i u[4];
+      sum = _mm512_setzero_ps();
+      // Blocks start at multiples of 4 keys: j0 is (tiles and key blocks are multiples of 4).
+      tile::for_each_p_block(j0, nc, [&](int c0, int c1, int b) {
+        __m512 mx = _mm512_set1_ps(kNegInf);
+        for (int c = c0; c < c1; ++c) mx = _mm512_max_ps(mx, _mm512_load_ps(w.t + c * kBlockRows + 16 * g));
+        const __mmask16 seen = _mm512_cmp_ps_mask(mx, _mm512_set1_ps(kNegInf), _CMP_NEQ_OQ);
+        const __m512 mb = _mm512_mask_mul_ps(_mm512_set1_ps(kNegInf), seen, a, mx);
+        const __m512 negm = _mm512_sub_ps(_mm512_setzero_ps(), mb);
+        __m512i isum = _mm512_setzero_si512();
+        for (int c4 = c0 / 4; c4 < (c1 + 3) / 4; ++c4) {
+          __m512i u[4];
 #pragma GCC unroll 4
-        for (int j = 0; j < 4; ++j) {
-          const int c = 4 * c4 + j;
-          u[j] = c < nc ? avx512::prob_u8<E>(_mm512_fmadd_ps(a, _mm512_load_ps(w.t + c * kBlockRows + 16 * g), negm), tab)
-                        : _mm512_setzero_si512();
+          for (int j = 0; j < 4; ++j) {
+            const int c = 4 * c4 + j;
+            u[j] = c < c1 ? avx512::prob_u8<E>(_mm512_fmadd_ps(a, _mm512_load_ps(w.t + c * kBlockRows + 16 * g), negm), tab)
+                          : _mm512_setzero_si512();
+          }
+          const __m512i word = avx512::pack_quad(u[0], u[1], u[2], u[3]);
+          _mm512_store_si512(w.p4 + (static_cast<std::size_t>(c4) * kBlockRows + 16 * g) * 4, word);
+          isum = avx512::dpbusd(isum, word, ones);  // the row's four u8 values, summed exactly
         }
-        const __m512i word = avx512::pack_quad(u[0], u[1], u[2], u[3]);
-        _mm512_store_si512(w.p4 + (static_cast<std::size_t>(c4) * kBlockRows + 16 * g) * 4, word);
-        isum = avx512::dpbusd(isum, word, ones);  // the row's four u8 values, summed exactly
-      }
-      const __m512 beta = _mm512_div_ps(avx512::exp2_accurate(_mm512_sub_ps(mt, mnew)), _mm512_set1_ps(255.0f));
-      _mm512_store_ps(w.beta + 16 * g, beta);
-      sum = _mm512_mul_ps(_mm512_cvtepi32_ps(isum), beta);
+        // 0 where the row sees no key of the block (2^-inf, and the NaN of -inf - -inf).
+        const __m512 beta = _mm512_div_ps(avx512::exp2_accurate(_mm512_sub_ps(mb, mnew)), _mm512_set1_ps(255.0f));
+        _mm512_store_ps(w.beta + b * kBlockRows + 16 * g, beta);
+        sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), beta, sum);
+      });
     } else if constexpr (PV == PvPrecision::Bf16) {
       const __m512 negm = _mm512_sub_ps(_mm512_setzero_ps(), mnew);
       // vcvtne2ps2bf16 puts key c in words 0-15 and key c + 1 in words 16-31; vpermw makes
@@ -328,34 +340,36 @@ void pv_tile(const AttnParams& p, const KvBlock& kv, const PackedKv& pk, int64_t
   const int d = p.d;
   for (int x0 = 0; x0 < d; x0 += kPvCols) {
     if constexpr (PV == PvPrecision::Int8) {
-      __m512i acc[M][kPvCols];
+      // int32 sums of each P block, rescaled into O^T by that block's beta.
+      tile::for_each_p_block(kv.key0 + jrel, nc, [&](int c0, int c1, int b) {
+        __m512i acc[M][kPvCols];
 #pragma GCC unroll 4
-      for (int m = 0; m < M; ++m)
+        for (int m = 0; m < M; ++m)
 #pragma GCC unroll 4
-        for (int j = 0; j < kPvCols; ++j) acc[m][j] = _mm512_setzero_si512();
-      const int quads = (nc + 3) / 4;
-      const int8_t* v4 = pk.v4 + ((jrel / 4) * d + x0) * 4;
-      for (int c4 = 0; c4 < quads; ++c4) {
-        __m512i pv[M];
+          for (int j = 0; j < kPvCols; ++j) acc[m][j] = _mm512_setzero_si512();
+        const int8_t* v4 = pk.v4 + ((jrel / 4) * d + x0) * 4;
+        for (int c4 = c0 / 4; c4 < (c1 + 3) / 4; ++c4) {
+          __m512i pv[M];
 #pragma GCC unroll 4
-        for (int m = 0; m < M; ++m) pv[m] = _mm512_load_si512(w.p4 + (static_cast<std::size_t>(c4) * kBlockRows + 16 * m) * 4);
+          for (int m = 0; m < M; ++m) pv[m] = _mm512_load_si512(w.p4 + (static_cast<std::size_t>(c4) * kBlockRows + 16 * m) * 4);
+#pragma GCC unroll 4
+          for (int j = 0; j < kPvCols; ++j) {
+            const __m512i vb = _mm512_set1_epi32(static_cast<int>(load_u32(v4 + (static_cast<int64_t>(c4) * d + j) * 4)));
+#pragma GCC unroll 4
+            for (int m = 0; m < M; ++m) acc[m][j] = avx512::dpbusd(acc[m][j], pv[m], vb);
+          }
+        }
 #pragma GCC unroll 4
         for (int j = 0; j < kPvCols; ++j) {
-          const __m512i vb = _mm512_set1_epi32(static_cast<int>(load_u32(v4 + (static_cast<int64_t>(c4) * d + j) * 4)));
+          const __m512 vs = _mm512_set1_ps(kv.v_scale[x0 + j]);
 #pragma GCC unroll 4
-          for (int m = 0; m < M; ++m) acc[m][j] = avx512::dpbusd(acc[m][j], pv[m], vb);
+          for (int m = 0; m < M; ++m) {
+            float* o = w.ot + static_cast<std::size_t>(x0 + j) * kBlockRows + 16 * m;
+            const __m512 f = _mm512_mul_ps(_mm512_load_ps(w.beta + b * kBlockRows + 16 * m), vs);
+            _mm512_store_ps(o, _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[m][j]), f, _mm512_load_ps(o)));
+          }
         }
-      }
-#pragma GCC unroll 4
-      for (int j = 0; j < kPvCols; ++j) {
-        const __m512 vs = _mm512_set1_ps(kv.v_scale[x0 + j]);
-#pragma GCC unroll 4
-        for (int m = 0; m < M; ++m) {
-          float* o = w.ot + static_cast<std::size_t>(x0 + j) * kBlockRows + 16 * m;
-          const __m512 f = _mm512_mul_ps(_mm512_load_ps(w.beta + 16 * m), vs);
-          _mm512_store_ps(o, _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[m][j]), f, _mm512_load_ps(o)));
-        }
-      }
+      });
     } else {
       __m512 acc[M][kPvCols];
 #pragma GCC unroll 4
@@ -480,7 +494,7 @@ void block_fused(const AttnParams& p, const RowBlock& b, const KvBlock& kv, cons
     qk_range<M, false>(p, b, kv, pk, j0, nc, w);
     lap(cyc.qk, t);
     tile_max<M>(w);
-    softmax_tile<M, PV, E, false>(w, nc, tab);
+    softmax_tile<M, PV, E, false>(w, j0, nc, tab);
     rescale<M>(w, p.d);
     lap(cyc.softmax, t);
     pv_tile<M, PV>(p, kv, pk, j0 - kv.key0, nc, w);
@@ -508,7 +522,7 @@ void block_two_pass(const AttnParams& p, const RowBlock& b, const KvBlock& kv, c
     qk_range<M, false>(p, b, kv, pk, j0, nc, w);
     lap(cyc.qk, t);
     tile_max<M>(w);
-    softmax_tile<M, PV, E, true>(w, nc, tab);
+    softmax_tile<M, PV, E, true>(w, j0, nc, tab);
     lap(cyc.softmax, t);
     pv_tile<M, PV>(p, kv, pk, j0 - kv.key0, nc, w);
     lap(cyc.pv, t);
@@ -527,7 +541,7 @@ void block_unfused(const AttnParams& p, const RowBlock& b, const KvBlock& kv, co
   // 2. Softmax over whole rows.
   tile_max<M>(w);
   std::copy(w.mt, w.mt + kBlockRows, w.m);
-  softmax_tile<M, PV, E, true>(w, n, tab);
+  softmax_tile<M, PV, E, true>(w, kv.key0, n, tab);
   lap(cyc.softmax, t);
   // 3. P.V in chunks of the K/V tile (bounds the int32 sums of the int8 path).
   for (int j = 0; j < n; j += p.tile.kv) {
@@ -536,6 +550,7 @@ void block_unfused(const AttnParams& p, const RowBlock& b, const KvBlock& kv, co
     chunk.t = w.t + static_cast<std::size_t>(j) * kBlockRows;
     chunk.p2 = w.p2 + static_cast<std::size_t>(j) * kBlockRows;
     chunk.p4 = w.p4 + static_cast<std::size_t>(j) * kBlockRows;
+    chunk.beta = w.beta + ((kv.key0 + j) / kPBlock - kv.key0 / kPBlock) * kBlockRows;
     pv_tile<M, PV>(p, kv, pk, j, nc, chunk);
   }
   lap(cyc.pv, t);

@@ -10,10 +10,12 @@
 //   pack_q(RowBlock, d, p, Work)           Q of the block in the kernels' layout, w.a
 //   qk_range<M, Raw>(p, b, kv, pk, j0, nc, w)  scores of keys [j0, j0 + nc): t and tmax (or raw)
 //   tile_max<M>(w)                         mt = a * tmax (-inf where no key was seen)
-//   softmax_tile<M, PV, E, KnownMax>(w, nc, consts)  P, l, alpha (and beta for int8)
+//   softmax_tile<M, PV, E, KnownMax>(w, j0, nc, consts)  P of keys [j0, j0 + nc), l, alpha
+//                                          (and the P blocks' beta for int8)
 //   rescale<M>(w, d)                       O^T *= alpha
 //   pv_tile<M, PV>(p, kv, pk, jrel, nc, w) O^T += P . V
-//   chunk(w, j) -> Work                    w with its P buffers starting at key j (unfused)
+//   chunk(w, key0, j) -> Work              w with its P buffers (and int8 P block factors)
+//                                          starting at key key0 + j of a P run from key0 (unfused)
 //   transpose_out(raw, rows, nc, s, lds)   S^T -> S (qk_scores)
 // and Work with the members ot, acc, m, l, mt, ldt. M is the number of lane groups in use.
 //
@@ -111,7 +113,7 @@ void block_fused(const AttnParams& p, const KvBlock& kv, const typename K::Packe
     K::template qk_range<M, false>(p, b, kv, pk, j0, nc, w);
     lap(cyc.qk, t);
     K::template tile_max<M>(w);
-    K::template softmax_tile<M, PV, E, false>(w, nc, c);
+    K::template softmax_tile<M, PV, E, false>(w, j0, nc, c);
     K::template rescale<M>(w, p.d);
     lap(cyc.softmax, t);
     K::template pv_tile<M, PV>(p, kv, pk, j0 - kv.key0, nc, w);
@@ -139,7 +141,7 @@ void block_two_pass(const AttnParams& p, const KvBlock& kv, const typename K::Pa
     K::template qk_range<M, false>(p, b, kv, pk, j0, nc, w);
     lap(cyc.qk, t);
     K::template tile_max<M>(w);
-    K::template softmax_tile<M, PV, E, true>(w, nc, c);
+    K::template softmax_tile<M, PV, E, true>(w, j0, nc, c);
     lap(cyc.softmax, t);
     K::template pv_tile<M, PV>(p, kv, pk, j0 - kv.key0, nc, w);
     lap(cyc.pv, t);
@@ -158,11 +160,11 @@ void block_unfused(const AttnParams& p, const KvBlock& kv, const typename K::Pac
   // 2. Softmax over whole rows.
   K::template tile_max<M>(w);
   std::copy(w.mt, w.mt + K::kBlockRows, w.m);
-  K::template softmax_tile<M, PV, E, true>(w, n, c);
+  K::template softmax_tile<M, PV, E, true>(w, kv.key0, n, c);
   lap(cyc.softmax, t);
   // 3. P.V in chunks of the K/V tile (bounds the int32 sums of the int8 path).
   for (int j = 0; j < n; j += p.tile.kv)
-    K::template pv_tile<M, PV>(p, kv, pk, j, std::min(p.tile.kv, n - j), K::chunk(w, j));
+    K::template pv_tile<M, PV>(p, kv, pk, j, std::min(p.tile.kv, n - j), K::chunk(w, kv.key0, j));
   lap(cyc.pv, t);
 }
 

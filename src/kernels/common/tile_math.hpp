@@ -25,6 +25,21 @@ inline bool needs_mask(const AttnParams& p, const QTile& q, int64_t j0, int nc) 
   return p.causal && j0 + nc > p.visible_keys(q.row0);
 }
 
+// The int8 P blocks (kPBlock keys aligned to key 0) that cut the keys [j0, j0 + nc) of a tile:
+// f(c0, c1, b) for the tile's columns [c0, c1) of its b-th block.
+template <class F>
+inline void for_each_p_block(int64_t j0, int nc, F&& f) {
+  int b = 0;
+  for (int c0 = 0; c0 < nc; ++b) {
+    const int c1 = static_cast<int>(std::min<int64_t>(nc, ((j0 + c0) / kPBlock + 1) * kPBlock - j0));
+    f(c0, c1, b);
+    c0 = c1;
+  }
+}
+
+// Most P blocks a run of n keys can touch (one partial block at each end).
+inline int max_p_blocks(int64_t n) { return static_cast<int>(n / kPBlock + 2); }
+
 // Carves 64-byte aligned arrays out of a scratch block. With base == nullptr it only counts,
 // so one layout function gives both the size (scratch_bytes) and the pointers (attend).
 class Arena {

@@ -5,9 +5,9 @@
 //   s2  = a_r * t,  a_r = q_scale[row] * scale * log2(e)  (one multiplier per row: base-2 score)
 //   P   = exp2(s2 - m) with the selected exp2 form, m the running (fused) or final (two_pass,
 //         unfused) row maximum; P.V in fp32, bf16 (P and V rounded to bf16, fp32 sums) or int8
-//         (P as u8 = rint(255 * 2^(s2 - m_tile)) against the tile's own row maximum, V as s8
-//         per channel, int32 sums, then one float multiply per element by
-//         2^(m_tile - m) / 255 * v_scale[channel]).
+//         (P as u8 = rint(255 * 2^(s2 - m_b)) against the row's maximum m_b over each block of
+//         kPBlock keys aligned to key 0, V as s8 per channel, int32 sums per block, then one
+//         float multiply-add per element by 2^(m_b - m) / 255 * v_scale[channel]).
 // Variants: fused (online softmax, one pass over K/V tiles), two_pass (pass 1 finds the exact
 // row maximum, pass 2 recomputes S and accumulates without rescaling), unfused (the seed
 // baseline: S for every visible key materialised, then softmax over it, then P.V).
@@ -38,13 +38,15 @@ struct Work {
   int* vis = nullptr;        // rows: visible keys in the current tile or range
   float* tmax = nullptr;     // rows: max of t over visible keys
   float* a = nullptr;        // rows: q_scale * scale * log2 e
-  float* beta = nullptr;     // rows: int8 path tile factor
+  int nb = 0;                // row stride of beta: P blocks a run of lds keys can touch
+  float* beta = nullptr;     // rows x nb: int8 path, 2^(block max - m) / 255 per P block
   RowState block;            // result of two_pass/unfused before the merge
 };
 
 Work carve(tile::Arena& arena, int rows, int64_t lds, int d) {
   Work w;
   w.lds = lds;
+  w.nb = tile::max_p_blocks(lds);
   const std::size_t n = static_cast<std::size_t>(rows) * static_cast<std::size_t>(lds);
   w.s = arena.take<int32_t>(n);
   w.t = arena.take<float>(n);
@@ -54,7 +56,7 @@ Work carve(tile::Arena& arena, int rows, int64_t lds, int d) {
   w.vis = arena.take<int>(rows);
   w.tmax = arena.take<float>(rows);
   w.a = arena.take<float>(rows);
-  w.beta = arena.take<float>(rows);
+  w.beta = arena.take<float>(static_cast<std::size_t>(rows) * w.nb);
   w.block.m = arena.take<float>(rows);
   w.block.l = arena.take<float>(rows);
   w.block.acc = arena.take<float>(static_cast<std::size_t>(rows) * d);
@@ -109,39 +111,61 @@ inline uint8_t prob_u8(float x) {
 }
 
 // Probabilities of row r against maximum m, over its visible keys; returns their sum as the
-// P.V will see them (bf16-rounded for bf16). int8: against the tile maximum mt, sum of u8.
+// P.V will see them (bf16-rounded for bf16).
 template <PvPrecision PV, Exp2Kind E>
 float row_probs(const Work& w, int r, int nc, float m) {
   const float* tr = w.t + r * w.lds;
   const float a = w.a[r];
   const int vis = w.vis[r];
   float sum = 0.0f;
-  if constexpr (PV == PvPrecision::Int8) {
-    uint8_t* pr = w.p8 + r * w.lds;
-    int32_t isum = 0;
-    for (int c = 0; c < vis; ++c) {
-      pr[c] = prob_u8<E>(exp2::madd(a, tr[c], -m));
-      isum += pr[c];
-    }
-    for (int c = vis; c < nc; ++c) pr[c] = 0;
-    sum = static_cast<float>(isum);
-  } else {
-    float* pr = w.p + r * w.lds;
-    for (int c = 0; c < vis; ++c) {
-      float v = exp2::exp2_of<E>(exp2::madd(a, tr[c], -m));
-      if constexpr (PV == PvPrecision::Bf16) v = quant::bf16_to_float(quant::float_to_bf16(v));
-      pr[c] = v;
-      sum += v;
-    }
-    for (int c = vis; c < nc; ++c) pr[c] = 0.0f;
+  float* pr = w.p + r * w.lds;
+  for (int c = 0; c < vis; ++c) {
+    float v = exp2::exp2_of<E>(exp2::madd(a, tr[c], -m));
+    if constexpr (PV == PvPrecision::Bf16) v = quant::bf16_to_float(quant::float_to_bf16(v));
+    pr[c] = v;
+    sum += v;
   }
+  for (int c = vis; c < nc; ++c) pr[c] = 0.0f;
   return sum;
 }
 
-// acc[r] += P[r] . V over keys [jrel, jrel + nc) of the block (int8: times beta[r]).
+// int8: u8 P of row r over its visible keys of [j0, j0 + nc), each P block against its own
+// maximum m_b; beta[b] = 2^(m_b - m) / 255 (0 for a block the row does not see). Returns the
+// row's P sum as the P.V weighs it, sum_b beta_b * (sum of the block's u8).
+template <Exp2Kind E>
+float row_probs_int8(const Work& w, int r, int64_t j0, int nc, float m) {
+  const float* tr = w.t + r * w.lds;
+  const float a = w.a[r];
+  const int vis = w.vis[r];
+  uint8_t* pr = w.p8 + r * w.lds;
+  float* beta = w.beta + static_cast<int64_t>(r) * w.nb;
+  float sum = 0.0f;
+  tile::for_each_p_block(j0, nc, [&](int c0, int c1, int b) {
+    const int e = std::min(c1, vis);
+    float mx = kNegInf;
+    for (int c = c0; c < e; ++c) mx = std::max(mx, tr[c]);
+    beta[b] = 0.0f;
+    int32_t isum = 0;
+    if (mx != kNegInf) {
+      const float mb = a * mx;
+      for (int c = c0; c < e; ++c) {
+        pr[c] = prob_u8<E>(exp2::madd(a, tr[c], -mb));
+        isum += pr[c];
+      }
+      beta[b] = exp2::exp2_accurate(mb - m) / 255.0f;
+    }
+    for (int c = std::max(c0, e); c < c1; ++c) pr[c] = 0;
+    sum += beta[b] * static_cast<float>(isum);
+  });
+  return sum;
+}
+
+// acc[r] += P[r] . V over keys [jrel, jrel + nc) of the block, P from column pcol of the work
+// buffers. int8: int32 sums per P block, each times its beta; p_key0 is the key of P's column 0
+// (where row_probs_int8 started counting blocks).
 template <PvPrecision PV>
 void pv_tile(const Work& w, int rows, int d, const KvBlock& kv, int64_t jrel, int64_t pcol,
-             float* acc) {
+             int64_t p_key0, float* acc) {
   for (int r = 0; r < rows; ++r) {
     const int vis = w.vis[r];
     if (vis == 0) continue;
@@ -163,14 +187,18 @@ void pv_tile(const Work& w, int rows, int d, const KvBlock& kv, int64_t jrel, in
     } else {
       const uint8_t* pr = w.p8 + r * w.lds + pcol;
       int32_t* ai = w.acc_i + static_cast<int64_t>(r) * d;
-      std::fill(ai, ai + d, 0);
-      for (int c = 0; c < vis; ++c) {
-        const int8_t* vr = kv.v8 + (jrel + c) * d;
-        const int32_t pc = pr[c];
-        for (int x = 0; x < d; ++x) ai[x] += pc * static_cast<int32_t>(vr[x]);
-      }
-      const float beta = w.beta[r];
-      for (int x = 0; x < d; ++x) ar[x] += static_cast<float>(ai[x]) * (beta * kv.v_scale[x]);
+      const int64_t j0 = kv.key0 + jrel;
+      const int bfirst = static_cast<int>(j0 / kPBlock - p_key0 / kPBlock);
+      tile::for_each_p_block(j0, vis, [&](int c0, int c1, int b) {
+        std::fill(ai, ai + d, 0);
+        for (int c = c0; c < c1; ++c) {
+          const int8_t* vr = kv.v8 + (jrel + c) * d;
+          const int32_t pc = pr[c];
+          for (int x = 0; x < d; ++x) ai[x] += pc * static_cast<int32_t>(vr[x]);
+        }
+        const float beta = w.beta[static_cast<int64_t>(r) * w.nb + bfirst + b];
+        for (int x = 0; x < d; ++x) ar[x] += static_cast<float>(ai[x]) * (beta * kv.v_scale[x]);
+      });
     }
   }
 }
@@ -218,9 +246,7 @@ void attend_fused(const AttnParams& p, const QTile& q, const KvBlock& kv, const 
       const float alpha = m_old == kNegInf ? 0.0f : exp2::exp2_accurate(m_old - m_new);
       float sum;
       if constexpr (PV == PvPrecision::Int8) {
-        sum = m_tile == kNegInf ? 0.0f : row_probs<PV, E>(w, r, nc, m_tile);
-        w.beta[r] = m_tile == kNegInf ? 0.0f : exp2::exp2_accurate(m_tile - m_new) / 255.0f;
-        sum *= w.beta[r];
+        sum = m_tile == kNegInf ? 0.0f : row_probs_int8<E>(w, r, j0, nc, m_new);
       } else {
         sum = row_probs<PV, E>(w, r, nc, m_new);
       }
@@ -232,7 +258,7 @@ void attend_fused(const AttnParams& p, const QTile& q, const KvBlock& kv, const 
       }
     }
     lap(cyc.softmax, t);
-    pv_tile<PV>(w, q.rows, d, kv, j0 - kv.key0, 0, st.acc);
+    pv_tile<PV>(w, q.rows, d, kv, j0 - kv.key0, 0, j0, st.acc);
     lap(cyc.pv, t);
   }
 }
@@ -264,15 +290,13 @@ void attend_two_pass(const AttnParams& p, const QTile& q, const KvBlock& kv, con
     for (int r = 0; r < q.rows; ++r) {
       if (w.vis[r] == 0) continue;
       if constexpr (PV == PvPrecision::Int8) {
-        const float m_tile = w.a[r] * w.tmax[r];
-        w.beta[r] = exp2::exp2_accurate(m_tile - b.m[r]) / 255.0f;
-        b.l[r] += w.beta[r] * row_probs<PV, E>(w, r, nc, m_tile);
+        b.l[r] += row_probs_int8<E>(w, r, j0, nc, b.m[r]);
       } else {
         b.l[r] += row_probs<PV, E>(w, r, nc, b.m[r]);
       }
     }
     lap(cyc.softmax, t);
-    pv_tile<PV>(w, q.rows, d, kv, j0 - kv.key0, 0, b.acc);
+    pv_tile<PV>(w, q.rows, d, kv, j0 - kv.key0, 0, j0, b.acc);
     lap(cyc.pv, t);
   }
   merge_row_state(st, b, q.rows, d);
@@ -296,8 +320,7 @@ void attend_unfused(const AttnParams& p, const QTile& q, const KvBlock& kv, cons
     if (w.vis[r] == 0) continue;
     b.m[r] = w.a[r] * w.tmax[r];
     if constexpr (PV == PvPrecision::Int8) {
-      w.beta[r] = 1.0f / 255.0f;
-      b.l[r] = w.beta[r] * row_probs<PV, E>(w, r, n, b.m[r]);
+      b.l[r] = row_probs_int8<E>(w, r, kv.key0, n, b.m[r]);
     } else {
       b.l[r] = row_probs<PV, E>(w, r, n, b.m[r]);
     }
@@ -310,7 +333,7 @@ void attend_unfused(const AttnParams& p, const QTile& q, const KvBlock& kv, cons
     // Visible keys of this slice; the P of hidden keys is already 0, this only trims the loop.
     for (int r = 0; r < q.rows; ++r)
       w.vis[r] = tile::visible_in_tile(p, q.row0 + r, kv.key0 + j, nc);
-    pv_tile<PV>(w, q.rows, d, kv, j, j, b.acc);
+    pv_tile<PV>(w, q.rows, d, kv, j, j, kv.key0, b.acc);
   }
   lap(cyc.pv, t);
   merge_row_state(st, b, q.rows, d);

@@ -67,7 +67,9 @@ struct Work {
   float* tmax = nullptr;    // rows: max of t over visible keys
   float* a = nullptr;       // rows: q_scale * scale * log2 e
   float* alpha = nullptr;   // rows: rescale of acc for this tile (fused)
-  float* beta = nullptr;    // rows: int8 tile factor
+  int brows = 0;            // rows per P block in beta
+  float* beta = nullptr;    // [P blocks][rows]: int8, 2^(block max - m) / 255 of each P block
+  int* bvis = nullptr;      // rows: visible keys of the current P block (int8 P.V)
   int32_t* psum = nullptr;  // rows: sum of the u8 P multiplied (int8 correction)
   RowState block;           // result of two_pass/unfused before the merge
 };
@@ -86,7 +88,9 @@ Work carve(tile::Arena& arena, int rows, int64_t keys, int d, PvPath pv) {
   k.tmax = arena.take<float>(r);
   k.a = arena.take<float>(r);
   k.alpha = arena.take<float>(r);
-  k.beta = arena.take<float>(r);
+  k.brows = rows;
+  k.beta = arena.take<float>(r * static_cast<std::size_t>(tile::max_p_blocks(keys)));
+  k.bvis = arena.take<int>(r);
   k.psum = arena.take<int32_t>(r);
   k.block.m = arena.take<float>(r);
   k.block.l = arena.take<float>(r);
@@ -174,12 +178,56 @@ float row_probs(const PRow& x, int vis, float a, float m) {
   else return probs_f32<E, PV == PvPath::Bf16Widen>(x.t, vis, x.zero_to, a, m);
 }
 
+// int8: u8 P of one row, each P block of [j0, j0 + nc) against its own maximum m_b, beta[b *
+// stride] = 2^(m_b - m) / 255 (0 for a block the row does not see); returns the row's P sum as
+// the P.V weighs it, sum_b beta_b * (sum of the block's u8). As the portable backend.
+template <Exp2Kind E>
+float row_probs_int8(const PRow& x, int vis, float a, int64_t j0, int nc, float m, float* beta,
+                     int stride) {
+  float sum = 0.0f;
+  tile::for_each_p_block(j0, nc, [&](int c0, int c1, int b) {
+    const int e = std::min(c1, vis);
+    const int64_t zero_to = (c1 == nc ? x.zero_to : c1) - c0;  // the last block pads the group
+    beta[b * stride] = 0.0f;
+    if (e <= c0) {
+      std::memset(x.p8 + c0, 0, static_cast<std::size_t>(zero_to));
+      return;
+    }
+    const float mb = a * row_max(x.t + c0, e - c0);
+    const float isum = probs_u8<E>(x.t + c0, e - c0, zero_to, a, mb, x.p8 + c0);
+    beta[b * stride] = exp2::exp2_accurate(mb - m) / 255.0f;
+    sum += beta[b * stride] * isum;
+  });
+  return sum;
+}
+
+// The betas of a row that sees no key of the tile [j0, j0 + nc).
+void zero_betas(int64_t j0, int nc, float* beta, int stride) {
+  tile::for_each_p_block(j0, nc, [&](int, int, int b) { beta[b * stride] = 0.0f; });
+}
+
+// int8 P.V of keys [jrel, jrel + vis[r]) of one P block, P of key jrel at column pcol of p8
+// (after jrel % 4 lead zeros), the block's factors in beta (per row).
+void pv_int8_block(const AttnParams& p, const KvBlock& kv, const Work& w, int rows, int64_t jrel,
+                   int64_t pcol, const int* vis, const float* beta, float* acc, const AccMode& mode) {
+  const int d = p.d;
+  const int lead = static_cast<int>(jrel % 4);
+  int nmax = 0;
+  for (int r = 0; r < rows; ++r) nmax = std::max(nmax, vis[r]);
+  const int groups = (lead + nmax + 3) / 4;
+  const int64_t first = (jrel - lead) / 4;  // first packed quad of V
+  const uint8_t* p8 = w.p8 + pcol - lead;
+  for (int r = 0; r < rows; ++r) w.psum[r] = sum_u8(p8 + r * w.ldp, 4 * groups);
+  pv_rows_u8(p8, w.ldp, packed_v<uint8_t>(p, PvPath::Int8, kv) + first * 4 * d, d, rows, groups,
+             acc, mode, Int8Epilogue{w.psum, beta, kv.v_scale});
+}
+
 // acc (= acc * alpha) += P . V over keys [jrel, jrel + vis[r]) of the block, P of key jrel at
 // column pcol of w's rows (fp32 paths: of w.s; dot paths: of p8 / pb, after jrel % group lead
-// zeros).
+// zeros). int8: P block by P block; p_key0 is the key of P's column 0 (where the betas start).
 template <PvPath PV>
 void pv_tile(const AttnParams& p, const KvBlock& kv, const Work& w, int rows, int64_t jrel,
-             int64_t pcol, float* acc, const float* alpha) {
+             int64_t pcol, int64_t p_key0, float* acc, const float* alpha) {
   const int d = p.d;
   const AccMode mode{alpha, false};
   if constexpr (PV == PvPath::Fp32) {
@@ -194,10 +242,16 @@ void pv_tile(const AttnParams& p, const KvBlock& kv, const Work& w, int rows, in
     const int groups = static_cast<int>((lead + nmax + g - 1) / g);
     const int64_t first = (jrel - lead) / g;  // first packed group of V
     if constexpr (PV == PvPath::Int8) {
-      const uint8_t* p8 = w.p8 + pcol - lead;
-      for (int r = 0; r < rows; ++r) w.psum[r] = sum_u8(p8 + r * w.ldp, 4 * groups);
-      pv_rows_u8(p8, w.ldp, packed_v<uint8_t>(p, PV, kv) + first * 4 * d, d, rows, groups, acc,
-                 mode, Int8Epilogue{w.psum, w.beta, kv.v_scale});
+      (void)groups;
+      (void)first;
+      const int64_t j0 = kv.key0 + jrel;
+      const int bfirst = static_cast<int>(j0 / kPBlock - p_key0 / kPBlock);
+      // Blocks after the first start at multiples of 64 keys: no lead zeros, columns in step.
+      tile::for_each_p_block(j0, nmax, [&](int c0, int c1, int b) {
+        for (int r = 0; r < rows; ++r) w.bvis[r] = std::clamp(w.vis[r] - c0, 0, c1 - c0);
+        pv_int8_block(p, kv, w, rows, jrel + c0, pcol + c0, w.bvis, w.beta + (bfirst + b) * w.brows,
+                      acc, b == 0 ? mode : AccMode{nullptr, false});
+      });
     } else {
       pv_rows_bf16(w.pb + pcol - lead, w.ldp, packed_v<uint16_t>(p, PV, kv) + first * 2 * d, d,
                    rows, groups, acc, mode);
@@ -237,13 +291,11 @@ void attend_fused(const AttnParams& p, const QTile& q, const KvBlock& kv, const 
       if constexpr (PV == PvPath::Int8) {
         if (m_tile == kNegInf) {
           clear_row<PV>(x);
+          zero_betas(j0, nc, w.beta + r, w.brows);
           sum = 0.0f;
-          w.beta[r] = 0.0f;
         } else {
-          sum = row_probs<PV, E>(x, w.vis[r], w.a[r], m_tile);
-          w.beta[r] = exp2::exp2_accurate(m_tile - m_new) / 255.0f;
+          sum = row_probs_int8<E>(x, w.vis[r], w.a[r], j0, nc, m_new, w.beta + r, w.brows);
         }
-        sum *= w.beta[r];
       } else {
         sum = row_probs<PV, E>(x, w.vis[r], w.a[r], m_new);
       }
@@ -252,7 +304,7 @@ void attend_fused(const AttnParams& p, const QTile& q, const KvBlock& kv, const 
       w.alpha[r] = alpha;
     }
     lap(cyc.softmax, t);
-    pv_tile<PV>(p, kv, w, q.rows, jrel, pcol, st.acc, w.alpha);
+    pv_tile<PV>(p, kv, w, q.rows, jrel, pcol, j0, st.acc, w.alpha);
     lap(cyc.pv, t);
   }
 }
@@ -286,18 +338,17 @@ void attend_two_pass(const AttnParams& p, const QTile& q, const KvBlock& kv, con
       const PRow x = prow<PV>(w, r, off, pcol, nc);
       if (w.vis[r] == 0) {
         clear_row<PV>(x);
+        if constexpr (PV == PvPath::Int8) zero_betas(j0, nc, w.beta + r, w.brows);
         continue;
       }
       if constexpr (PV == PvPath::Int8) {
-        const float m_tile = w.a[r] * w.tmax[r];
-        w.beta[r] = exp2::exp2_accurate(m_tile - b.m[r]) / 255.0f;
-        b.l[r] += w.beta[r] * row_probs<PV, E>(x, w.vis[r], w.a[r], m_tile);
+        b.l[r] += row_probs_int8<E>(x, w.vis[r], w.a[r], j0, nc, b.m[r], w.beta + r, w.brows);
       } else {
         b.l[r] += row_probs<PV, E>(x, w.vis[r], w.a[r], b.m[r]);
       }
     }
     lap(cyc.softmax, t);
-    pv_tile<PV>(p, kv, w, q.rows, jrel, pcol, b.acc, nullptr);
+    pv_tile<PV>(p, kv, w, q.rows, jrel, pcol, j0, b.acc, nullptr);
     lap(cyc.pv, t);
   }
   merge_row_state(st, b, q.rows, p.d);
@@ -320,12 +371,12 @@ void attend_unfused(const AttnParams& p, const QTile& q, const KvBlock& kv, cons
     const PRow x = prow<PV>(w, r, 0, 0, n);
     if (w.vis[r] == 0) {
       clear_row<PV>(x);
+      if constexpr (PV == PvPath::Int8) zero_betas(kv.key0, n, w.beta + r, w.brows);
       continue;
     }
     b.m[r] = w.a[r] * w.tmax[r];
     if constexpr (PV == PvPath::Int8) {
-      w.beta[r] = 1.0f / 255.0f;
-      b.l[r] = w.beta[r] * row_probs<PV, E>(x, w.vis[r], w.a[r], b.m[r]);
+      b.l[r] = row_probs_int8<E>(x, w.vis[r], w.a[r], kv.key0, n, b.m[r], w.beta + r, w.brows);
     } else {
       b.l[r] = row_probs<PV, E>(x, w.vis[r], w.a[r], b.m[r]);
     }
@@ -338,7 +389,7 @@ void attend_unfused(const AttnParams& p, const QTile& q, const KvBlock& kv, cons
     const int nc = static_cast<int>(std::min<int64_t>(slice, n - j));
     for (int r = 0; r < q.rows; ++r)
       w.vis[r] = tile::visible_in_tile(p, q.row0 + r, kv.key0 + j, nc);
-    pv_tile<PV>(p, kv, w, q.rows, j, j, b.acc, nullptr);
+    pv_tile<PV>(p, kv, w, q.rows, j, j, kv.key0, b.acc, nullptr);
   }
   lap(cyc.pv, t);
   merge_row_state(st, b, q.rows, p.d);

@@ -28,6 +28,17 @@ inline float dequant_row(float* t, const float* ks, int vis) {
   return svmaxv_f32(svptrue_b32(), mx);
 }
 
+// The maximum of t over [0, n) (-inf when n = 0).
+inline float row_max(const float* t, int n) {
+  const int64_t w = svcntw();
+  svfloat32_t mx = svdup_n_f32(-std::numeric_limits<float>::infinity());
+  for (int64_t i = 0; i < n; i += w) {
+    const svbool_t pg = svwhilelt_b32_s64(i, n);
+    mx = svmax_f32_m(pg, mx, svld1_f32(pg, t + i));
+  }
+  return svmaxv_f32(svptrue_b32(), mx);
+}
+
 // Base-2 score a * t - m of lanes pg at t + i (one FMA, as exp2::madd).
 inline svfloat32_t score(svbool_t pg, const float* t, int64_t i, float a, float m) {
   return svmad_n_f32_x(pg, svld1_f32(pg, t + i), svdup_n_f32(a), -m);
