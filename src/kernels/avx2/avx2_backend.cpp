@@ -94,6 +94,7 @@ struct Work {
   float* m = nullptr;          // [32] running (or final) maximum
   float* l = nullptr;          // [32]
   float* tmax = nullptr;       // [32] maximum of t in the current tile (or range)
+  float* bmax = nullptr;       // [P blocks][32] maximum of t in each P block of it
   float* mt = nullptr;         // [32] tile maximum in base-2 units
   float* alpha = nullptr;      // [32]
   float* beta = nullptr;       // [P blocks][32]: int8, 2^(block max - m) / 255 of each P block
@@ -112,6 +113,7 @@ Work carve(tile::Arena& a, int d, int64_t ldt, const DotOps* ops) {
   w.acc = a.take<float>(static_cast<std::size_t>(d) * kBlockRows);
   for (float** v : {&w.a, &w.m, &w.l, &w.tmax, &w.mt, &w.alpha}) *v = a.take<float>(kBlockRows);
   w.beta = a.take<float>(static_cast<std::size_t>(tile::max_p_blocks(ldt)) * kBlockRows);
+  w.bmax = a.take<float>(static_cast<std::size_t>(tile::max_p_blocks(ldt)) * kBlockRows);
   return w;
 }
 
@@ -220,7 +222,8 @@ inline void qk_keys(const uint32_t* qp, const std::byte* k, int64_t row_bytes, i
 }
 
 // Scores of keys [j0, j0 + nc) (global indices) of the block into w.t (or w.raw), columns
-// from 0; the tile maximum of t per row into w.tmax (-inf where a row sees none of them).
+// from 0; the maximum of t per row over the tile into w.tmax and over each of its P blocks into
+// w.bmax (-inf where a row sees none of those keys).
 template <class Dot, int M, bool Raw>
 void qk_range(const AttnParams& p, const RowBlock& b, const KvBlock& kv, const PackedKv& pk, int64_t j0,
               int nc, const Work& w) {
@@ -236,71 +239,92 @@ void qk_range(const AttnParams& p, const RowBlock& b, const KvBlock& kv, const P
   // Lane l of group g sees key j iff row0 + 8 g + l >= j - offset.
   const int64_t lane_base = -p.causal_offset() - b.row0;
   const int64_t last_free = p.causal ? b.row0 + p.causal_offset() : std::numeric_limits<int64_t>::max();
-  int c = 0;
-  for (; c + kQkKeys <= nc; c += kQkKeys) {
-    const int64_t j = j0 + c;
-    const std::byte* k = k0 + c * row_bytes;
-    const int32_t* cr = Dot::kCorrected ? corr + c : nullptr;
-    if (j + kQkKeys - 1 <= last_free)
-      qk_keys<Dot, M, kQkKeys, Raw, false>(w.qp, k, row_bytes, words, cr, ks + c, w.t + c * kBlockRows,
-                                           w.raw + c * kBlockRows, tmax, 0);
-    else
-      qk_keys<Dot, M, kQkKeys, Raw, true>(w.qp, k, row_bytes, words, cr, ks + c, w.t + c * kBlockRows,
-                                          w.raw + c * kBlockRows, tmax, j + lane_base);
-  }
   static_assert(kQkKeys == 2, "one tail key at most");
-  if (c < nc)
-    qk_keys<Dot, M, 1, Raw, true>(w.qp, k0 + c * row_bytes, row_bytes, words, Dot::kCorrected ? corr + c : nullptr,
-                                  ks + c, w.t + c * kBlockRows, w.raw + c * kBlockRows, tmax,
-                                  p.causal ? j0 + c + lane_base : -kBlockRows);
+  // P blocks start at even keys (j0 is even), so the register blocks never straddle them.
+  tile::for_each_p_block(j0, nc, [&](int c0, int c1, int pb) {
+    __m256 bmax[M];
+#pragma GCC unroll 4
+    for (int m = 0; m < M; ++m) bmax[m] = _mm256_set1_ps(kNegInf);
+    int c = c0;
+    for (; c + kQkKeys <= c1; c += kQkKeys) {
+      const int64_t j = j0 + c;
+      const std::byte* k = k0 + c * row_bytes;
+      const int32_t* cr = Dot::kCorrected ? corr + c : nullptr;
+      if (j + kQkKeys - 1 <= last_free)
+        qk_keys<Dot, M, kQkKeys, Raw, false>(w.qp, k, row_bytes, words, cr, ks + c, w.t + c * kBlockRows,
+                                             w.raw + c * kBlockRows, bmax, 0);
+      else
+        qk_keys<Dot, M, kQkKeys, Raw, true>(w.qp, k, row_bytes, words, cr, ks + c, w.t + c * kBlockRows,
+                                            w.raw + c * kBlockRows, bmax, j + lane_base);
+    }
+    if (c < c1)
+      qk_keys<Dot, M, 1, Raw, true>(w.qp, k0 + c * row_bytes, row_bytes, words, Dot::kCorrected ? corr + c : nullptr,
+                                    ks + c, w.t + c * kBlockRows, w.raw + c * kBlockRows, bmax,
+                                    p.causal ? j0 + c + lane_base : -kBlockRows);
+    if constexpr (!Raw) {
+#pragma GCC unroll 4
+      for (int m = 0; m < M; ++m) {
+        _mm256_store_ps(w.bmax + pb * kBlockRows + kLanes * m, bmax[m]);
+        tmax[m] = _mm256_max_ps(tmax[m], bmax[m]);
+      }
+    }
+  });
   if constexpr (!Raw) {
 #pragma GCC unroll 4
     for (int m = 0; m < M; ++m) _mm256_store_ps(w.tmax + kLanes * m, tmax[m]);
   }
 }
 
-// O^T += P . V for the int8 path: u8 P of key pairs (int16 pairs) times V's int16 pairs, int32
-// sums of each P block, then O^T += sum * beta[block][row] * v_scale[channel].
+// O^T[x0, x0 + kPvCols) += the int8 P.V of key pairs [cp0, cp1): u8 P as int16 pairs times V's
+// int16 pairs, int32 sums, times beta[row] * v_scale[channel]. Not inlined: inlined into the
+// block loop, GCC 12 keeps the O^T sums of all blocks in (spilled) registers, and the 8 int32
+// accumulators with them.
 template <class Dot, int M>
-void pv_int8(const KvBlock& kv, const PackedKv& pk, int64_t jrel, int nc, int d, const Work& w) {
-  const uint32_t* p16 = w.p16;
-  float* ot = w.ot;  // locals: the stores to O^T would otherwise reload w's pointers
-  for (int x0 = 0; x0 < d; x0 += kPvCols)
-    // Blocks start at even keys: j0 is even (tiles and key blocks are).
-    tile::for_each_p_block(kv.key0 + jrel, nc, [&](int c0, int c1, int b) {
-    const float* beta = w.beta + b * kBlockRows;
-    __m256i acc[M][kPvCols];
+__attribute__((noinline)) void pv_int8_pairs(const uint32_t* p16, const int16_t* v16, int d, int cp0, int cp1,
+                          const float* beta, const float* v_scale, float* ot) {
+  __m256i acc[M][kPvCols];
 #pragma GCC unroll 4
-    for (int m = 0; m < M; ++m)
+  for (int m = 0; m < M; ++m)
 #pragma GCC unroll 4
-      for (int j = 0; j < kPvCols; ++j) acc[m][j] = _mm256_setzero_si256();
-    const int16_t* v16 = pk.v16 + ((jrel / 2) * d + x0) * 2;
-#pragma GCC unroll 2
-    for (int cp = c0 / 2; cp < (c1 + 1) / 2; ++cp) {
-      __m256i pv[M];
+    for (int j = 0; j < kPvCols; ++j) acc[m][j] = _mm256_setzero_si256();
+  for (int cp = cp0; cp < cp1; ++cp) {
+    __m256i pv[M];
 #pragma GCC unroll 4
-      for (int m = 0; m < M; ++m) {
-        pv[m] = _mm256_load_si256(reinterpret_cast<const __m256i*>(p16 + static_cast<std::size_t>(cp) * kBlockRows + kLanes * m));
-        __asm__("" : "+x"(pv[m]));  // one load for kPvCols steps (see qk_keys)
-      }
-#pragma GCC unroll 4
-      for (int j = 0; j < kPvCols; ++j) {
-        const __m256i vb = _mm256_set1_epi32(static_cast<int>(load_u32(v16 + (static_cast<int64_t>(cp) * d + j) * 2)));
-#pragma GCC unroll 4
-        for (int m = 0; m < M; ++m) acc[m][j] = Dot::pv(acc[m][j], pv[m], vb);
-      }
+    for (int m = 0; m < M; ++m) {
+      pv[m] = _mm256_load_si256(reinterpret_cast<const __m256i*>(p16 + static_cast<std::size_t>(cp) * kBlockRows + kLanes * m));
+      __asm__("" : "+x"(pv[m]));  // one load for kPvCols steps (see qk_keys)
     }
 #pragma GCC unroll 4
     for (int j = 0; j < kPvCols; ++j) {
-      const __m256 vs = _mm256_set1_ps(kv.v_scale[x0 + j]);
+      const __m256i vb = _mm256_set1_epi32(static_cast<int>(load_u32(v16 + (static_cast<int64_t>(cp) * d + j) * 2)));
 #pragma GCC unroll 4
-      for (int m = 0; m < M; ++m) {
-        float* o = ot + static_cast<std::size_t>(x0 + j) * kBlockRows + kLanes * m;
-        const __m256 f = _mm256_mul_ps(_mm256_load_ps(beta + kLanes * m), vs);
-        _mm256_store_ps(o, _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[m][j]), f, _mm256_load_ps(o)));
-      }
+      for (int m = 0; m < M; ++m) acc[m][j] = Dot::pv(acc[m][j], pv[m], vb);
     }
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < kPvCols; ++j) {
+    const __m256 vs = _mm256_set1_ps(v_scale[j]);
+#pragma GCC unroll 4
+    for (int m = 0; m < M; ++m) {
+      float* o = ot + static_cast<std::size_t>(j) * kBlockRows + kLanes * m;
+      const __m256 f = _mm256_mul_ps(_mm256_load_ps(beta + kLanes * m), vs);
+      _mm256_store_ps(o, _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[m][j]), f, _mm256_load_ps(o)));
+    }
+  }
+}
+
+// O^T += P . V for the int8 path, P block by P block (each with its beta).
+template <class Dot, int M>
+void pv_int8(const KvBlock& kv, const PackedKv& pk, int64_t jrel, int nc, int d, const Work& w) {
+  for (int x0 = 0; x0 < d; x0 += kPvCols) {
+    const int16_t* v16 = pk.v16 + ((jrel / 2) * d + x0) * 2;
+    float* ot = w.ot + static_cast<std::size_t>(x0) * kBlockRows;
+    // Blocks start at even keys: j0 is even (tiles and key blocks are).
+    tile::for_each_p_block(kv.key0 + jrel, nc, [&](int c0, int c1, int b) {
+      pv_int8_pairs<Dot, M>(w.p16, v16, d, c0 / 2, (c1 + 1) / 2, w.beta + b * kBlockRows,
+                            kv.v_scale + x0, ot);
     });
+  }
 }
 
 // O^T += P . V in fp32 (also the emulated bf16: P and V hold bf16 values), V[key][d] rows from
@@ -410,8 +434,7 @@ struct Kernels {
       if constexpr (PV == PvPrecision::Int8) {
         (void)mt;
         tile::for_each_p_block(j0, nc, [&](int c0, int c1, int b) {
-          __m256 mx = _mm256_set1_ps(kNegInf);
-          for (int c = c0; c < c1; ++c) mx = _mm256_max_ps(mx, _mm256_load_ps(w.t + c * kBlockRows + kLanes * g));
+          const __m256 mx = _mm256_load_ps(w.bmax + b * kBlockRows + kLanes * g);
           const __m256 seen = _mm256_cmp_ps(mx, _mm256_set1_ps(kNegInf), _CMP_NEQ_OQ);
           const __m256 mb = _mm256_blendv_ps(_mm256_set1_ps(kNegInf), _mm256_mul_ps(a, mx), seen);
           const __m256 negm = _mm256_sub_ps(_mm256_setzero_ps(), mb);

@@ -36,6 +36,7 @@ using avx512::FexpaTable;
 constexpr int kBlockRows = 64;  // rows per block: 4 lane groups
 constexpr int kQkKeys = 4;      // keys per Q.K^T register block
 constexpr int kPvCols = 4;      // channels per P.V register block
+constexpr int kPv8Cols = 2;     // int8 P.V: channels per register block (float sums held too)
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 inline uint32_t load_u32(const void* p) {
@@ -88,6 +89,7 @@ struct Work {
   float* m = nullptr;        // [64] running (or final) maximum
   float* l = nullptr;        // [64]
   float* tmax = nullptr;     // [64] maximum of t in the current tile (or range)
+  float* bmax = nullptr;     // [P blocks][64] maximum of t in each P block of it
   float* mt = nullptr;       // [64] tile maximum in base-2 units
   float* alpha = nullptr;    // [64]
   float* beta = nullptr;     // [P blocks][64]: int8, 2^(block max - m) / 255 of each P block
@@ -106,6 +108,7 @@ Work carve(tile::Arena& a, int d, int64_t ldt) {
   w.acc = a.take<float>(static_cast<std::size_t>(d) * kBlockRows);
   for (float** v : {&w.a, &w.m, &w.l, &w.tmax, &w.mt, &w.alpha}) *v = a.take<float>(kBlockRows);
   w.beta = a.take<float>(static_cast<std::size_t>(tile::max_p_blocks(ldt)) * kBlockRows);
+  w.bmax = a.take<float>(static_cast<std::size_t>(tile::max_p_blocks(ldt)) * kBlockRows);
   return w;
 }
 
@@ -190,7 +193,8 @@ void qk_tail(int left, const uint8_t* qp, const int8_t* k, int d, const int32_t*
 }
 
 // Scores of keys [j0, j0 + nc) (global indices) of the block into w.t (or w.raw), columns
-// from 0; the tile maximum of t per row into w.tmax (-inf where a row sees none of them).
+// from 0; the maximum of t per row over the tile into w.tmax and over each of its P blocks into
+// w.bmax (-inf where a row sees none of those keys).
 template <int M, bool Raw>
 void qk_range(const AttnParams& p, const RowBlock& b, const KvBlock& kv, const PackedKv& pk,
               int64_t j0, int nc, const Work& w) {
@@ -202,24 +206,37 @@ void qk_range(const AttnParams& p, const RowBlock& b, const KvBlock& kv, const P
   // Lane l of group g sees key j iff row0 + 16 g + l >= j - offset.
   const int64_t lane_base = -p.causal_offset() - b.row0;
   const int64_t last_free = p.causal ? b.row0 + p.causal_offset() : std::numeric_limits<int64_t>::max();
-  int c = 0;
-  for (; c + kQkKeys <= nc; c += kQkKeys) {
-    const int64_t j = j0 + c;
-    const int8_t* k = kv.k8 + (jrel + c) * d;
-    if (j + kQkKeys - 1 <= last_free)
-      qk_keys<M, kQkKeys, Raw, false>(w.qp, k, d, pk.corr + jrel + c, kv.k_scale + jrel + c,
-                                       w.t + c * kBlockRows, w.raw + c * kBlockRows, tmax, 0);
-    else
-      qk_keys<M, kQkKeys, Raw, true>(w.qp, k, d, pk.corr + jrel + c, kv.k_scale + jrel + c,
-                                      w.t + c * kBlockRows, w.raw + c * kBlockRows, tmax, j + lane_base);
-  }
-  if (c < nc) {
-    const int64_t j = j0 + c;
-    const int8_t* k = kv.k8 + (jrel + c) * d;
-    qk_tail<M, Raw, true>(nc - c, w.qp, k, d, pk.corr + jrel + c, kv.k_scale + jrel + c,
-                          w.t + c * kBlockRows, w.raw + c * kBlockRows, tmax,
-                          p.causal ? j + lane_base : -kBlockRows);
-  }
+  // P blocks start at multiples of 4 keys (j0 is one), so the register blocks never straddle them.
+  tile::for_each_p_block(j0, nc, [&](int c0, int c1, int pb) {
+    __m512 bmax[M];
+#pragma GCC unroll 4
+    for (int m = 0; m < M; ++m) bmax[m] = _mm512_set1_ps(kNegInf);
+    int c = c0;
+    for (; c + kQkKeys <= c1; c += kQkKeys) {
+      const int64_t j = j0 + c;
+      const int8_t* k = kv.k8 + (jrel + c) * d;
+      if (j + kQkKeys - 1 <= last_free)
+        qk_keys<M, kQkKeys, Raw, false>(w.qp, k, d, pk.corr + jrel + c, kv.k_scale + jrel + c,
+                                         w.t + c * kBlockRows, w.raw + c * kBlockRows, bmax, 0);
+      else
+        qk_keys<M, kQkKeys, Raw, true>(w.qp, k, d, pk.corr + jrel + c, kv.k_scale + jrel + c,
+                                        w.t + c * kBlockRows, w.raw + c * kBlockRows, bmax, j + lane_base);
+    }
+    if (c < c1) {
+      const int64_t j = j0 + c;
+      const int8_t* k = kv.k8 + (jrel + c) * d;
+      qk_tail<M, Raw, true>(c1 - c, w.qp, k, d, pk.corr + jrel + c, kv.k_scale + jrel + c,
+                            w.t + c * kBlockRows, w.raw + c * kBlockRows, bmax,
+                            p.causal ? j + lane_base : -kBlockRows);
+    }
+    if constexpr (!Raw) {
+#pragma GCC unroll 4
+      for (int m = 0; m < M; ++m) {
+        _mm512_store_ps(w.bmax + pb * kBlockRows + 16 * m, bmax[m]);
+        tmax[m] = _mm512_max_ps(tmax[m], bmax[m]);
+      }
+    }
+  });
   if constexpr (!Raw) {
 #pragma GCC unroll 4
     for (int m = 0; m < M; ++m) _mm512_store_ps(w.tmax + 16 * m, tmax[m]);
@@ -263,8 +280,7 @@ void softmax_tile(const Work& w, int64_t j0, int nc, const FexpaTable& tab) {
       sum = _mm512_setzero_ps();
       // Blocks start at multiples of 4 keys: j0 is (tiles and key blocks are multiples of 4).
       tile::for_each_p_block(j0, nc, [&](int c0, int c1, int b) {
-        __m512 mx = _mm512_set1_ps(kNegInf);
-        for (int c = c0; c < c1; ++c) mx = _mm512_max_ps(mx, _mm512_load_ps(w.t + c * kBlockRows + 16 * g));
+        const __m512 mx = _mm512_load_ps(w.bmax + b * kBlockRows + 16 * g);
         const __mmask16 seen = _mm512_cmp_ps_mask(mx, _mm512_set1_ps(kNegInf), _CMP_NEQ_OQ);
         const __m512 mb = _mm512_mask_mul_ps(_mm512_set1_ps(kNegInf), seen, a, mx);
         const __m512 negm = _mm512_sub_ps(_mm512_setzero_ps(), mb);
@@ -340,36 +356,50 @@ void pv_tile(const AttnParams& p, const KvBlock& kv, const PackedKv& pk, int64_t
   const int d = p.d;
   for (int x0 = 0; x0 < d; x0 += kPvCols) {
     if constexpr (PV == PvPrecision::Int8) {
-      // int32 sums of each P block, rescaled into O^T by that block's beta.
-      tile::for_each_p_block(kv.key0 + jrel, nc, [&](int c0, int c1, int b) {
-        __m512i acc[M][kPvCols];
+      // int32 sums of each P block, weighted by that block's beta into float sums held in
+      // registers over the tile, then O^T += sums * v_scale once. Two channels a step: 8 int32
+      // and 8 float accumulators, 4 P rows and a V broadcast fit the 32 registers.
+      for (int x1 = x0; x1 < x0 + kPvCols; x1 += kPv8Cols) {
+        __m512 o[M][kPv8Cols];
 #pragma GCC unroll 4
         for (int m = 0; m < M; ++m)
+#pragma GCC unroll 2
+          for (int j = 0; j < kPv8Cols; ++j) o[m][j] = _mm512_setzero_ps();
+        const int8_t* v4 = pk.v4 + ((jrel / 4) * d + x1) * 4;
+        tile::for_each_p_block(kv.key0 + jrel, nc, [&](int c0, int c1, int b) {
+          __m512i acc[M][kPv8Cols];
 #pragma GCC unroll 4
-          for (int j = 0; j < kPvCols; ++j) acc[m][j] = _mm512_setzero_si512();
-        const int8_t* v4 = pk.v4 + ((jrel / 4) * d + x0) * 4;
-        for (int c4 = c0 / 4; c4 < (c1 + 3) / 4; ++c4) {
-          __m512i pv[M];
+          for (int m = 0; m < M; ++m)
+#pragma GCC unroll 2
+            for (int j = 0; j < kPv8Cols; ++j) acc[m][j] = _mm512_setzero_si512();
+          for (int c4 = c0 / 4; c4 < (c1 + 3) / 4; ++c4) {
+            __m512i pv[M];
 #pragma GCC unroll 4
-          for (int m = 0; m < M; ++m) pv[m] = _mm512_load_si512(w.p4 + (static_cast<std::size_t>(c4) * kBlockRows + 16 * m) * 4);
+            for (int m = 0; m < M; ++m) pv[m] = _mm512_load_si512(w.p4 + (static_cast<std::size_t>(c4) * kBlockRows + 16 * m) * 4);
+#pragma GCC unroll 2
+            for (int j = 0; j < kPv8Cols; ++j) {
+              const __m512i vb = _mm512_set1_epi32(static_cast<int>(load_u32(v4 + (static_cast<int64_t>(c4) * d + j) * 4)));
 #pragma GCC unroll 4
-          for (int j = 0; j < kPvCols; ++j) {
-            const __m512i vb = _mm512_set1_epi32(static_cast<int>(load_u32(v4 + (static_cast<int64_t>(c4) * d + j) * 4)));
-#pragma GCC unroll 4
-            for (int m = 0; m < M; ++m) acc[m][j] = avx512::dpbusd(acc[m][j], pv[m], vb);
+              for (int m = 0; m < M; ++m) acc[m][j] = avx512::dpbusd(acc[m][j], pv[m], vb);
+            }
           }
-        }
-#pragma GCC unroll 4
-        for (int j = 0; j < kPvCols; ++j) {
-          const __m512 vs = _mm512_set1_ps(kv.v_scale[x0 + j]);
 #pragma GCC unroll 4
           for (int m = 0; m < M; ++m) {
-            float* o = w.ot + static_cast<std::size_t>(x0 + j) * kBlockRows + 16 * m;
-            const __m512 f = _mm512_mul_ps(_mm512_load_ps(w.beta + b * kBlockRows + 16 * m), vs);
-            _mm512_store_ps(o, _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[m][j]), f, _mm512_load_ps(o)));
+            const __m512 beta = _mm512_load_ps(w.beta + b * kBlockRows + 16 * m);
+#pragma GCC unroll 2
+            for (int j = 0; j < kPv8Cols; ++j) o[m][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[m][j]), beta, o[m][j]);
+          }
+        });
+#pragma GCC unroll 2
+        for (int j = 0; j < kPv8Cols; ++j) {
+          const __m512 vs = _mm512_set1_ps(kv.v_scale[x1 + j]);
+#pragma GCC unroll 4
+          for (int m = 0; m < M; ++m) {
+            float* ot = w.ot + static_cast<std::size_t>(x1 + j) * kBlockRows + 16 * m;
+            _mm512_store_ps(ot, _mm512_fmadd_ps(o[m][j], vs, _mm512_load_ps(ot)));
           }
         }
-      });
+      }
     } else {
       __m512 acc[M][kPvCols];
 #pragma GCC unroll 4
