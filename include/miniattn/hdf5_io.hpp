@@ -66,7 +66,8 @@ class H5Reader {
 
 // Writes to a temporary name beside the final path; commit() renames it once every rank has
 // succeeded. A writer destroyed without commit() removes the temporary file, so a failed run
-// leaves no output file behind. Datasets are contiguous and 1 MiB aligned, or chunked in runs of
+// leaves no output file behind and an existing file untouched. A path that is a symbolic link
+// or an existing non-regular file (device, FIFO, directory) is refused (output_paths.hpp). Datasets are contiguous and 1 MiB aligned, or chunked in runs of
 // rows of one (batch, head) of about MINIATTN_H5_CHUNK_BYTES bytes (rank 0's environment).
 class H5Writer {
  public:
@@ -86,7 +87,10 @@ class H5Writer {
   // Collective: /timing/seconds (ranks x phases) float64 with attributes phases and units.
   void write_timing(const std::vector<double>& seconds, int nranks,
                     const std::vector<std::string>& phases);
-  // Collective: closes the file; rank 0 renames it to the final path.
+  // Collective: closes the file, everything written; it keeps its temporary name.
+  void close();
+  // Collective: closes the file if still open, and once every rank has got here, rank 0 renames
+  // it to the final path. The last step of a run: nothing that can fail should follow it.
   void commit();
 
   const std::string& temp_path() const { return temp_path_; }

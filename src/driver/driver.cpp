@@ -1,13 +1,16 @@
 #include "driver/driver.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <memory>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -26,6 +29,7 @@
 #include "miniattn/cpu_features.hpp"
 #include "miniattn/deck.hpp"
 #include "miniattn/decomp.hpp"
+#include "miniattn/output_paths.hpp"
 #include "miniattn/registry.hpp"
 #include "miniattn/report.hpp"
 #include "miniattn/synthetic.hpp"
@@ -45,16 +49,21 @@
 namespace miniattn {
 namespace {
 
+// The cores this rank may run on (its affinity mask).
+int available_cores() {
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+#endif
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 // Threads per rank: the deck's value, else OMP_NUM_THREADS, else every core the rank may use.
 int resolve_threads(int64_t deck_threads) {
 #ifdef _OPENMP
   if (deck_threads > 0) return static_cast<int>(deck_threads);
   if (const char* env = std::getenv("OMP_NUM_THREADS"); env && *env) return omp_get_max_threads();
-#if defined(__linux__)
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
-#endif
-  return std::max(1u, std::thread::hardware_concurrency());
+  return available_cores();
 #else
   (void)deck_threads;
   return 1;
@@ -69,15 +78,18 @@ std::string with_option_hint(const char* what, const char* option) {
 
 class Run {
  public:
-  Run(const Deck& deck, const Comm& comm) : deck_(deck), comm_(comm), t_start_(wall_seconds()) {}
+  Run(const Deck& deck, std::string deck_path, const Comm& comm)
+      : deck_(deck), deck_path_(std::move(deck_path)), comm_(comm), t_start_(wall_seconds()) {}
 
+  // Outputs are written under temporary names and renamed into place by commit(), the last
+  // step: a run that fails (exit 2 or 3) leaves no output and every existing file as it was. A
+  // run whose verification fails (exit 1) has completed: it keeps its outputs, with
+  // /verification passed = 0.
   int execute() {
     try {
       inject_fault(comm_, "setup");
       setup();
-#if MINIATTN_HAVE_HDF5
-      if (writer_) set_temporary_output(writer_->temp_path());
-#endif
+      set_temporary_outputs(temporary_outputs());
       inject_fault(comm_, "allocate");
       allocate();
       inject_fault(comm_, "read");
@@ -88,11 +100,19 @@ class Run {
       verify();
       inject_fault(comm_, "write");
       write();
-      set_temporary_output("");
       inject_fault(comm_, "report");
-      return report();
+      const int code = report();
+      inject_fault(comm_, "commit");
+      commit();
+      set_temporary_outputs({});
+      return code;
     } catch (const Error& e) {
-      if (e.agreed()) throw;
+      if (e.agreed()) {
+        // Every rank ends normally; the HDF5 temporary goes with the writer.
+        set_temporary_outputs({});
+        if (comm_.root() && !report_temp_.empty()) std::remove(report_temp_.c_str());
+        throw;
+      }
       end_job(comm_, e.what(), e.code());
     } catch (const std::exception& e) {
       end_job(comm_, e.what(), ExitCode::RuntimeFailure);
@@ -126,6 +146,13 @@ class Run {
                                      "MINIATTN_ENABLE_HDF5"));
 #endif
     });
+    // Before any compute: outputs that would destroy the deck, the input, each other or a file
+    // that is not a regular file are refused.
+    check_output_paths(comm_, deck_, deck_path_);
+    if (!deck_.output.report.empty()) {
+      if (comm_.root()) report_temp_ = temporary_name(deck_.output.report);
+      comm_.broadcast(report_temp_, 0);
+    }
     // Start-up instrumentation, not part of the run's `total`: the cycle counter's calibration
     // (~20 ms), not inside a timed run, and the peak loops (~0.15 s), a fixed cost per run
     // that would otherwise read as serial time in strong-scaling studies.
@@ -134,6 +161,7 @@ class Run {
     measure_peaks();
     t_start_ += wall_seconds() - t_instrument;
     threads_ = resolve_threads(deck_.run.threads);
+    warn_if_threads_exceed_cores();
 #ifdef _OPENMP
     omp_set_num_threads(threads_);
 #endif
@@ -164,6 +192,31 @@ class Run {
     if (!deck_.output.file.empty())
       all_or_none(comm_, [&] { writer_ = std::make_unique<H5Writer>(comm_, deck_.output.file); });
 #endif
+  }
+
+  std::vector<std::string> temporary_outputs() const {
+    std::vector<std::string> temps{report_temp_};
+#if MINIATTN_HAVE_HDF5
+    if (writer_) temps.push_back(writer_->temp_path());
+#endif
+    return temps;
+  }
+
+  // Threads beyond a rank's cores time-share them: the results stay the same, the timings do
+  // not. Once, from rank 0, with the smallest core count of any rank.
+  void warn_if_threads_exceed_cores() const {
+    const int64_t cores = comm_.min(static_cast<int64_t>(available_cores()));
+    if (!comm_.root() || threads_ <= cores) return;
+    const std::string source = deck_.run.threads > 0
+                                   ? fmt::format("[run] threads = {}", deck_.run.threads)
+                                   : fmt::format("OMP_NUM_THREADS = {}", threads_);
+    fmt::print(stderr,
+               "miniattn: warning: {} is more than the {} core(s) available to {} (its CPU "
+               "affinity): threads will share cores and the timings will suffer; lower it to at "
+               "most {}, or give each rank more cores (mpirun --bind-to none, or --map-by "
+               "slot:PE={})\n",
+               source, cores, comm_.size() == 1 ? "the rank" : "a rank", cores, threads_);
+    std::fflush(stderr);
   }
 
   // Per-thread peaks for the report's "% of peak": the best backend's peak loops, best of 8 short
@@ -440,7 +493,7 @@ class Run {
              {"lse_rows_checked", v.lse_rows},
              {"max_lse_abs", deck_.verify.max_lse_abs}});
       }
-      writer_->commit();
+      writer_->close();  // renamed into place by commit(), the last step
     });
 #endif
   }
@@ -510,19 +563,36 @@ class Run {
       std::fflush(stdout);
     }
     all_or_none(comm_, [&] {
-      if (!comm_.root() || deck_.output.report.empty()) return;
-      std::ofstream f(deck_.output.report);
+      if (!comm_.root() || report_temp_.empty()) return;
+      std::ofstream f(report_temp_);
       f << report_json(s) << '\n';
+      f.close();
       if (!f)
-        throw Error(fmt::format("[output] report = \"{}\": cannot write the JSON report",
-                                deck_.output.report),
+        throw Error(fmt::format("[output] report = \"{}\": cannot write the JSON report to {}",
+                                deck_.output.report, report_temp_),
                     ExitCode::RuntimeFailure);
     });
     if (verification_ && !verification_->passed) return static_cast<int>(ExitCode::VerificationFailed);
     return 0;
   }
 
+  // The very last step, once every rank has got here: the outputs replace what their paths held.
+  void commit() {
+    comm_.barrier();
+#if MINIATTN_HAVE_HDF5
+    if (writer_) writer_->commit();
+#endif
+    all_or_none(comm_, [&] {
+      if (!comm_.root() || report_temp_.empty()) return;
+      if (std::rename(report_temp_.c_str(), deck_.output.report.c_str()) != 0)
+        throw Error(fmt::format("[output] report = \"{}\": cannot rename {} to it ({})",
+                                deck_.output.report, report_temp_, std::strerror(errno)),
+                    ExitCode::RuntimeFailure);
+    });
+  }
+
   const Deck deck_;
+  const std::string deck_path_;
   const Comm& comm_;
   double t_start_;
   std::unique_ptr<Backend> backend_;
@@ -537,6 +607,7 @@ class Run {
 #if MINIATTN_HAVE_HDF5
   std::unique_ptr<H5Writer> writer_;
 #endif
+  std::string report_temp_;  // the JSON report until commit(); "" = no report
   PhaseSeconds phases_;
   std::vector<double> all_phases_;
   std::vector<double> kernel_runs_;
@@ -580,7 +651,7 @@ int run_app(int argc, char** argv) {
   app.add_flag("--list-backends", list_backends, "List the backends built in and what this CPU runs");
   app.add_flag("--print-deck", print_deck, "Print the effective deck (defaults and overrides applied)");
   app.add_flag("--version", version, "Print the version and build facts");
-  auto* quiet_flag = app.add_flag("--quiet", quiet, "Print only the summary line and errors");
+  auto* quiet_flag = app.add_flag("--quiet", quiet, "Print only the summary line, warnings and errors");
   app.add_flag("--verbose", verbose,
                "Progress on stderr even when it is not a terminal, and more detail")
       ->excludes(quiet_flag);
@@ -588,11 +659,15 @@ int run_app(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // Every rank parsed the same argv; only rank 0 speaks.
-    if (comm.root()) {
-      const int rc = app.exit(e);
-      return rc == 0 ? 0 : static_cast<int>(ExitCode::BadInput);
+    if (e.get_exit_code() == 0) {  // --help
+      if (comm.root()) app.exit(e);
+      return 0;
     }
-    return e.get_exit_code() == 0 ? 0 : static_cast<int>(ExitCode::BadInput);
+    if (comm.root()) {
+      fmt::print(stderr, "miniattn: error: {}\nRun with --help for more information.\n", e.what());
+      std::fflush(stderr);
+    }
+    return static_cast<int>(ExitCode::BadInput);
   }
 
   set_verbosity(quiet ? Verbosity::Quiet : verbose ? Verbosity::Verbose : Verbosity::Normal);
@@ -623,7 +698,7 @@ int run_app(int argc, char** argv) {
       if (comm.root()) fmt::print("{}", text);
       return 0;
     }
-    Run run(deck, comm);
+    Run run(deck, deck_path, comm);
     return run.execute();
   } catch (const Error& e) {
     if (comm.root()) {

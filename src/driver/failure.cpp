@@ -16,26 +16,26 @@
 namespace miniattn {
 namespace {
 
-// The registered path, in a fixed buffer so that a signal handler can read it safely.
-char g_temp_path[4096];
-volatile std::sig_atomic_t g_have_temp = 0;
+// The registered paths, in fixed buffers so that a signal handler can read them safely.
+char g_temp_paths[kMaxTemporaryOutputs][4096];
+volatile std::sig_atomic_t g_num_temps = 0;
 
 constexpr std::array<int, 3> kCleanupSignals{SIGTERM, SIGINT, SIGHUP};
 
-extern "C" void remove_temp_and_reraise(int sig) {
-  if (g_have_temp) ::unlink(g_temp_path);  // async-signal-safe
+extern "C" void remove_temps_and_reraise(int sig) {
+  for (int i = 0; i < g_num_temps; ++i) ::unlink(g_temp_paths[i]);  // async-signal-safe
   std::signal(sig, SIG_DFL);
   std::raise(sig);
 }
 
-void remove_temp() {
-  if (!g_have_temp) return;
-  g_have_temp = 0;
-  std::remove(g_temp_path);
+void remove_temps() {
+  const int n = g_num_temps;
+  g_num_temps = 0;
+  for (int i = 0; i < n; ++i) std::remove(g_temp_paths[i]);
 }
 
-constexpr std::array<std::string_view, 7> kStages{"setup",  "allocate", "read",  "attention",
-                                                  "verify", "write",    "report"};
+constexpr std::array<std::string_view, 8> kStages{"setup",  "allocate", "read",   "attention",
+                                                  "verify", "write",    "report", "commit"};
 
 struct Fault {
   int rank = -1;
@@ -68,28 +68,32 @@ std::string parse_fault(std::string_view text, Fault& f) {
 
 }  // namespace
 
-void set_temporary_output(const std::string& path) {
-  g_have_temp = 0;
-  if (path.empty() || path.size() >= sizeof g_temp_path) return;
-  std::memcpy(g_temp_path, path.c_str(), path.size() + 1);
+void set_temporary_outputs(const std::vector<std::string>& paths) {
+  g_num_temps = 0;  // the handler reads no buffer while it is rewritten
+  int n = 0;
+  for (const std::string& path : paths) {
+    // Longer than PATH_MAX: the file could not have been created.
+    if (path.empty() || path.size() >= sizeof g_temp_paths[0] || n == kMaxTemporaryOutputs) continue;
+    std::memcpy(g_temp_paths[n++], path.c_str(), path.size() + 1);
+  }
   static const bool installed = [] {
     for (int sig : kCleanupSignals) {
       struct sigaction sa {};
-      sa.sa_handler = remove_temp_and_reraise;
+      sa.sa_handler = remove_temps_and_reraise;
       sigemptyset(&sa.sa_mask);
       sigaction(sig, &sa, nullptr);
     }
     return true;
   }();
   (void)installed;
-  g_have_temp = 1;
+  g_num_temps = n;
 }
 
 void end_job(const Comm& comm, std::string_view what, ExitCode code) {
   std::fflush(stdout);
   fmt::print(stderr, "miniattn: rank {}: error: {}\n", comm.rank(), what);
   std::fflush(stderr);
-  remove_temp();
+  remove_temps();
   comm.abort(static_cast<int>(code));
 }
 

@@ -1,18 +1,15 @@
 #include "driver/preflight.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "miniattn/error.hpp"
+#include "miniattn/output_paths.hpp"
 
 namespace miniattn {
 namespace {
@@ -79,21 +76,6 @@ std::string not_enough_memory(const Comm& comm, const Deck& deck, const AttnPara
       io, fit_hints(deck, m));
 }
 
-// The report is written at the very end: find out now whether it can be.
-void check_report_path(const std::string& path) {
-  if (path.empty()) return;
-  const std::string subject = fmt::format("[output] report = \"{}\"", path);
-  struct stat st {};
-  const bool existed = ::stat(path.c_str(), &st) == 0;
-  if (existed && S_ISDIR(st.st_mode))
-    throw Error(subject + ": cannot write the JSON report (it is a directory)");
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  if (fd < 0)
-    throw Error(fmt::format("{}: cannot write the JSON report ({})", subject, std::strerror(errno)));
-  ::close(fd);
-  if (!existed) std::remove(path.c_str());
-}
-
 }  // namespace
 
 MemoryEstimate preflight(const Comm& comm, const Deck& deck, const Backend& backend,
@@ -108,10 +90,23 @@ MemoryEstimate preflight(const Comm& comm, const Deck& deck, const Backend& back
     if (avail && node.bytes > avail->bytes)
       throw Error(not_enough_memory(comm, deck, p, groups, mine, node, *avail));
   });
-  all_or_none(comm, [&] {
-    if (comm.root()) check_report_path(deck.output.report);
-  });
   return mine;
+}
+
+void check_output_paths(const Comm& comm, const Deck& deck, const std::string& deck_path) {
+  all_or_none(comm, [&] {
+    if (!comm.root()) return;
+    std::vector<NamedPath> inputs{{"the deck", deck_path}};
+    if (deck.input.source == InputSource::Hdf5) inputs.push_back({"[input] file", deck.input.file});
+    const std::vector<NamedPath> outputs{{"[output] file", deck.output.file},
+                                         {"[output] report", deck.output.report}};
+    if (std::string why = output_path_problem(outputs, inputs); !why.empty()) throw Error(why);
+    // The report is written at the very end: find out now whether it can be.
+    if (deck.output.report.empty()) return;
+    if (std::string why = temporary_creation_problem(deck.output.report); !why.empty())
+      throw Error(fmt::format("[output] report = \"{}\": cannot write the JSON report ({})",
+                              deck.output.report, why));
+  });
 }
 
 }  // namespace miniattn

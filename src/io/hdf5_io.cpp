@@ -23,6 +23,8 @@
 #include <sstream>
 #include <utility>
 
+#include "miniattn/output_paths.hpp"
+
 #if !MINIATTN_HAVE_MPI
 #error "hdf5_io.cpp needs MPI (parallel HDF5)"
 #endif
@@ -709,16 +711,13 @@ void H5Reader::read_rows(const std::string& dataset, const RowLayout& layout, co
 
 namespace {
 
-// Rank 0's early check that the output can be created: creates and removes the temporary file.
-std::string output_problem(const std::string& path, const std::string& temp) {
+// Rank 0's early check that the output can be created without destroying anything (not a link,
+// a device or a directory): creates and removes the temporary file.
+std::string output_problem(const std::string& path) {
   if (path.empty()) return "output file: empty path";
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-    return "output file " + path + ": cannot create (it is a directory)";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return "output file " + path + ": cannot create (" + errno_text(errno) + ")";
-  ::close(fd);
-  std::remove(temp.c_str());
+  if (std::string why = output_path_problem({{"output file", path}}, {}); !why.empty()) return why;
+  if (std::string why = temporary_creation_problem(path); !why.empty())
+    return "output file " + path + ": cannot create (" + why + ")";
   return "";
 }
 
@@ -729,8 +728,8 @@ H5Writer::H5Writer(const Comm& comm, const std::string& path) : comm_(comm), pat
   std::string err;
   std::string chunk;
   if (comm.root()) {
-    temp_path_ = path + ".tmp-" + std::to_string(static_cast<long long>(::getpid()));
-    err = output_problem(path, temp_path_);
+    temp_path_ = temporary_name(path);
+    err = output_problem(path);
     try {
       chunk = std::to_string(chunk_bytes_from_env());
     } catch (const Error& e) {
@@ -900,7 +899,7 @@ void H5Writer::write_timing(const std::vector<double>& seconds, int nranks,
   raise_if_any(comm_, err, ExitCode::RuntimeFailure);
 }
 
-void H5Writer::commit() {
+void H5Writer::close() {
   quiet_hdf5();
   std::string err;
   if (committed_ || file_ < 0) err = "output file " + path_ + ": already committed or closed";
@@ -910,7 +909,16 @@ void H5Writer::commit() {
   file_ = -1;
   if (H5Fclose(file) < 0) err = "output file " + path_ + ": cannot close " + temp_path_ + hdf5_detail();
   raise_if_any(comm_, err, ExitCode::RuntimeFailure);
+}
 
+void H5Writer::commit() {
+  std::string err;
+  if (committed_) err = "output file " + path_ + ": already committed";
+  raise_if_any(comm_, err, ExitCode::RuntimeFailure);
+  if (file_ >= 0) close();
+  // Every rank has got here (raise_if_any is collective): none can fail any more, so rank 0 may
+  // replace what the path held.
+  raise_if_any(comm_, err, ExitCode::RuntimeFailure);
   if (comm_.root() && std::rename(temp_path_.c_str(), path_.c_str()) != 0)
     err = "output file " + path_ + ": cannot rename " + temp_path_ + " to it (" +
           errno_text(errno) + ")";

@@ -2,8 +2,10 @@
 // Writes the synthetic Q, K and V of a deck to an HDF5 input file: exactly the values the app
 // generates itself for that deck, so a run on the float32 file equals the synthetic run bit for
 // bit. Runs on any number of ranks, each generating and writing a contiguous share of the rows.
-// Exit 0 on success, 2 on bad input (deck, options, output path), 3 on an I/O failure; on any
-// failure no output file is left behind.
+// Exit 0 on success, 2 on bad input (deck, options, output path), 3 on an I/O failure. The file
+// is written under a temporary name and renamed into place at the end: on any failure no output
+// file is left behind and an existing one is untouched. An output path that is the deck, a
+// symbolic link or an existing non-regular file is refused.
 #include <mpi.h>
 
 #include <cstdio>
@@ -19,6 +21,7 @@
 #include "miniattn/deck.hpp"
 #include "miniattn/error.hpp"
 #include "miniattn/hdf5_io.hpp"
+#include "miniattn/output_paths.hpp"
 #include "miniattn/synthetic.hpp"
 
 namespace miniattn {
@@ -66,9 +69,16 @@ Deck agreed_deck(const Comm& comm, const std::string& path, const std::vector<st
 int generate(const Comm& comm, const std::string& deck_path, const std::vector<std::string>& sets,
              std::string out_path, const std::string& dtype_name) {
   const Deck deck = agreed_deck(comm, deck_path, sets);
+  const bool out_from_option = !out_path.empty();
   if (out_path.empty()) out_path = deck.input.file;
   if (out_path.empty())
     throw Error("no output file: pass -o OUT.h5 or set [input] file in the deck", ExitCode::BadInput);
+  // The file is renamed over out_path at the end: refuse to replace the deck or a device.
+  std::string err;
+  if (comm.root())
+    err = output_path_problem({{out_from_option ? "-o" : "[input] file", out_path}},
+                              {{"the deck", deck_path}});
+  raise_if_any(comm, err, ExitCode::BadInput);
   const FileDtype dtype = dtype_name == "float16" ? FileDtype::Float16 : FileDtype::Float32;
   const Deck::Input& in = deck.input;
   if (in.q == in.k || in.q == in.v || in.k == in.v)

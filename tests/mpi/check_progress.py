@@ -8,16 +8,24 @@ usage: check_progress.py MODE -- CMD...
   quiet      --quiet: stdout is the one summary line, nothing else on stdout or stderr
   tty        under a pseudo-terminal (an interactive mpirun): progress of this long run shows
   tty-quiet  under a pseudo-terminal with --quiet: no progress
+  verbose-many  --verbose with many repeats, not a terminal: a line per tenth of the runs,
+                the last run's among them
+  tty-many   --verbose with many repeats under a pseudo-terminal: kept lines per tenth of the
+             runs, and at most one rewritten line per second besides
 Commands without a terminal run in a new session, so that no controlling terminal leaks in."""
+import math
 import os
 import pty
 import re
 import subprocess
 import sys
+import time
 
 PROGRESS = re.compile(r"\[miniattn\] (run|warmup) \d+/\d+: ")
 TENTHS = re.compile(r"\[miniattn\] run \d+/\d+: \d0% of rank 0's \d+ work items")
+LAST_RUN = re.compile(r"\[miniattn\] run (\d+)/\1: ")
 SUMMARY = re.compile(r"^MINIATTN \| backend=")
+KEPT_LINES = 11  # one per tenth of the runs, and the last run's
 
 
 def run_plain(cmd):
@@ -48,7 +56,9 @@ def main():
     cmd = sys.argv[sys.argv.index("--") + 1:]
     errors = []
     if mode.startswith("tty"):
+        t0 = time.monotonic()
         rc, shown = run_tty(cmd)
+        seconds = time.monotonic() - t0
         print(shown)
         lines = re.split(r"[\r\n]", shown)
         n = sum(bool(PROGRESS.search(l)) for l in lines)
@@ -56,6 +66,16 @@ def main():
             errors.append("no progress on the terminal for a run longer than a second")
         if mode == "tty-quiet" and n:
             errors.append(f"{n} progress lines with --quiet")
+        if mode == "tty-many":
+            # A kept line ends with a newline; the others are rewritten in place (\r).
+            kept = sum(bool(PROGRESS.search(l.split("\r")[-1])) for l in shown.split("\n"))
+            if kept > KEPT_LINES:
+                errors.append(f"{kept} progress lines kept, expected at most {KEPT_LINES}")
+            limit = KEPT_LINES + math.ceil(seconds) + 1
+            if n > limit:
+                errors.append(f"{n} progress lines in {seconds:.1f} s, expected at most {limit}")
+            if not any(LAST_RUN.search(l) for l in lines):
+                errors.append("no line for the last run")
     else:
         rc, out, err = run_plain(cmd)
         print(out)
@@ -71,6 +91,11 @@ def main():
                 errors.append("no per-tenth progress lines on stderr")
             if "phase " not in out:
                 errors.append("no table on stdout")
+        elif mode == "verbose-many":
+            if n > KEPT_LINES:
+                errors.append(f"{n} progress lines, expected at most {KEPT_LINES}")
+            if not any(LAST_RUN.search(l) for l in err.splitlines()):
+                errors.append("no line for the last run")
         elif mode == "default":
             if n:
                 errors.append(f"{n} progress lines without a terminal")

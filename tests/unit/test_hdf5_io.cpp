@@ -2,6 +2,7 @@
 // current directory under names unique to the test and the process (tests run in parallel).
 #include <gtest/gtest.h>
 #include <hdf5.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -571,7 +572,41 @@ TEST(Hdf5Io, UnwritableOutputDirectoryIsBadInput) {
   expect_error([] { H5Writer w(world(), "/nonexistent/dir/x.h5"); }, ExitCode::BadInput,
                {"output file /nonexistent/dir/x.h5: cannot create (No such file or directory)"});
   expect_error([] { H5Writer w(world(), "."); }, ExitCode::BadInput,
-               {"output file .: cannot create (it is a directory)"});
+               {"output file \".\" exists and is a directory"});
+}
+
+// The writer renames its file over the path: a link or a FIFO there would be replaced.
+TEST(Hdf5Io, WriterRefusesALinkAndAFifo) {
+  TestFile target("_target"), link("_link"), fifo("_fifo");
+  { std::ofstream(target.path()) << "old contents\n"; }
+  ASSERT_EQ(::symlink(target.path().c_str(), link.path().c_str()), 0);
+  ASSERT_EQ(::mkfifo(fifo.path().c_str(), 0644), 0);
+  expect_error([&] { H5Writer w(world(), link.path()); }, ExitCode::BadInput,
+               {"output file \"" + link.path() + "\" is a symbolic link"});
+  expect_error([&] { H5Writer w(world(), fifo.path()); }, ExitCode::BadInput,
+               {"output file \"" + fifo.path() + "\" exists and is a FIFO"});
+  struct stat st {};
+  ASSERT_EQ(::lstat(link.path().c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  ASSERT_EQ(::lstat(fifo.path().c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+}
+
+// close() finishes the file under its temporary name; only commit() replaces the path.
+TEST(Hdf5Io, CloseKeepsTheOldFileUntilCommit) {
+  TestFile f;
+  { std::ofstream(f.path()) << "old contents\n"; }
+  const std::vector<float> v = random_values(16, 8);
+  H5Writer w(world(), f.path());
+  w.write_rows("O", RowLayout{1, 1, 2, 8}, {0, 2}, v.data());
+  w.close();
+  EXPECT_TRUE(file_exists(w.temp_path()));
+  std::string text;
+  std::getline(std::ifstream(f.path()), text);
+  EXPECT_EQ(text, "old contents");
+  w.commit();
+  EXPECT_FALSE(file_exists(w.temp_path()));
+  EXPECT_EQ(read_dataset(f.path(), "O").values, v);
 }
 
 // --- check_input_file and read_dataset errors ----------------------------------------------------
