@@ -8,6 +8,9 @@
 #include <Kokkos_Core.hpp>
 #endif
 
+#include <cstring>
+#include <vector>
+
 int main(int argc, char** argv) {
 #if MINIATTN_HAVE_MPI
   int provided = 0;
@@ -16,10 +19,24 @@ int main(int argc, char** argv) {
 #endif
   int code = 0;
   {
+    // Kokkos' own warnings (e.g. OMP_PROC_BIND unset) come from every rank on stdout, around
+    // the report; they are shown with --verbose only. Kokkos removes the flag it recognises.
+    std::vector<char*> args(argv, argv + argc);
+    static char kQuiet[] = "--kokkos-disable-warnings";
+    bool verbose = false;
+    for (int i = 1; i < argc; ++i) verbose = verbose || std::strcmp(argv[i], "--verbose") == 0;
 #if MINIATTN_HAVE_KOKKOS
-    Kokkos::ScopeGuard kokkos(argc, argv);
+    if (!verbose) args.push_back(kQuiet);
+#else
+    (void)verbose;
+    (void)kQuiet;
 #endif
-    code = miniattn::run_app(argc, argv);
+    int nargs = static_cast<int>(args.size());
+    args.push_back(nullptr);
+#if MINIATTN_HAVE_KOKKOS
+    Kokkos::ScopeGuard kokkos(nargs, args.data());
+#endif
+    code = miniattn::run_app(nargs, args.data());
   }
 #if MINIATTN_HAVE_MPI
   MPI_Finalize();
