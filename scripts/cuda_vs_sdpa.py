@@ -3,6 +3,7 @@
 
     scripts/cuda_vs_sdpa.py --ours build-gpu/bench.csv [--csv sdpa.csv] [--warmup 5] [--repeat 20]
     scripts/cuda_vs_sdpa.py --seq 1024,4096,16384 --dims 64,128 --causal 0,1   (SDPA alone)
+    scripts/cuda_vs_sdpa.py --check-torch   (exit 0 where SDPA can be timed, else 1 and why)
 
 For every (L, D, causal) the B*H of miniattn-bench-cuda's CSV (or its rule: at least 4 waves of
 128-row tiles per SM and >= 16 heads), bf16 N(0,1) inputs, torch.nn.functional.
@@ -26,6 +27,24 @@ def auto_bh(seq, heads, sms):
 
 def unmasked(seq, causal):
     return seq * (seq + 1) // 2 if causal else seq * seq
+
+
+def torch_unavailable():
+    """Why SDPA cannot be timed here, or None when it can."""
+    try:
+        import torch
+    except Exception as e:  # not installed, or an install that fails to load
+        return "PyTorch not importable (%s: %s)" % (type(e).__name__, e)
+    version = getattr(torch, "__version__", "?")
+    if not torch.cuda.is_available():
+        return "PyTorch %s sees no CUDA device" % version
+    try:
+        from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: F401
+    except ImportError as e:
+        return "PyTorch %s lacks torch.nn.attention.sdpa_kernel (%s)" % (version, e)
+    if not hasattr(SDPBackend, "FLASH_ATTENTION"):
+        return "PyTorch %s has no SDPBackend.FLASH_ATTENTION" % version
+    return None
 
 
 def read_ours(path):
@@ -74,14 +93,20 @@ def main():
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--no-torch", action="store_true", help="print miniattn's table only")
+    ap.add_argument("--check-torch", action="store_true", help="exit 0 where SDPA can be timed, else say why, exit 1")
     a = ap.parse_args()
 
+    if a.check_torch or not a.no_torch:
+        why = torch_unavailable()
+        if a.check_torch:
+            print(why or "ok")
+            return 1 if why else 0
+        if why:
+            sys.exit("cuda_vs_sdpa: " + why)
     ours = read_ours(a.ours) if a.ours else {}
     torch = None
     if not a.no_torch:
         import torch  # noqa: F811
-        if not torch.cuda.is_available():
-            sys.exit("cuda_vs_sdpa: torch.cuda is not available")
         sms = torch.cuda.get_device_properties(0).multi_processor_count
     if ours:
         shapes = sorted(ours)
@@ -143,4 +168,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI stage "cuda": the stand-alone CUDA build that GPU machines use (kernel library, kernel
 # tests, tools; no MPI/HDF5/Kokkos), compiled with nvcc for a subset of the release
-# architectures, then every CPU-side test of the backend and the tools' no-device behaviour.
+# architectures, then every CPU-side test of the backend (scripts/cuda_bench.sh's control flow
+# included: CudaBenchScript.ControlFlow) and the tools' no-device behaviour.
 # Machines without nvcc skip the stage with a message, except under CI (CI=true), where the
 # backend must compile. Arguments go to ctest.
 #   MINIATTN_CI_CUDA_ARCHS   architectures to compile (default "80-real;90-real"; the release

@@ -6,6 +6,8 @@
 // without GoogleTest, by miniattn-cuda-check (scripts/cuda_bench.sh).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -193,7 +195,7 @@ void emulate_quantize_rows(const float* src, int d, const std::vector<QuantBlock
       for (int r = 0; r < b.rows; ++r) block_amax = std::max(block_amax, row_amax(r));
     for (int r = 0; r < b.rows; ++r) {
       const float amax = b.one_scale ? block_amax : row_amax(r);
-      const float inv = amax == 0.0f ? 0.0f : layout::q_inv(amax);
+      const layout::QInverse inv = layout::q_inverse(amax);
       for (int c = 0; c < d; ++c) {
         const float x = src[(b.src_row + r) * d + c];
         dst[(b.dst_row + r) * d + c] = amax == 0.0f ? int8_t{0} : layout::q_encode(mean ? layout::q_sub(x, mean[c]) : x, inv);
@@ -201,6 +203,25 @@ void emulate_quantize_rows(const float* src, int d, const std::vector<QuantBlock
       scale[b.dst_row + r] = layout::q_scale(amax);
     }
   }
+}
+
+// The V kernels' logic on the host: per-channel maxima of |v| over the head's keys
+// (v_amax_kernel), then each element encoded with its channel's inverse (v_pack_kernel, before
+// the transposed store); v8 in the CPU's key-major layout.
+void emulate_quantize_v(const float* v, int64_t lk, int d, int8_t* v8, float* scale) {
+  for (int c = 0; c < d; ++c) {
+    float amax = 0.0f;
+    for (int64_t j = 0; j < lk; ++j) amax = std::max(amax, std::fabs(v[j * d + c]));
+    const layout::QInverse inv = layout::q_inverse(amax);
+    for (int64_t j = 0; j < lk; ++j) v8[j * d + c] = layout::q_encode(v[j * d + c], inv);
+    scale[c] = layout::q_scale(amax);
+  }
+}
+
+// Rows, blocks and channels whose 127 / amax overflows float (amax < 127 / FLT_MAX): the CPU
+// encodes them in double (quantize.cpp); x 2^-140 makes N(0, 1)-sized values subnormal.
+void make_tiny(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = std::ldexp(x[i], -140);
 }
 
 TEST(CudaPlan, QuantisationEmulationEqualsTheCpuQuantiser) {
@@ -216,6 +237,14 @@ TEST(CudaPlan, QuantisationEmulationEqualsTheCpuQuantiser) {
           synthetic_rows(Distribution::KBias, 7, Tensor::K, p.kv_heads, p.lk, d, 0, kvrows, k.data());
           synthetic_rows(Distribution::Normal, 7, Tensor::V, p.kv_heads, p.lk, d, 0, kvrows, v.data());
           for (int64_t z = 0; z < d; ++z) q[static_cast<std::size_t>(d + z)] = 0.0f;  // an all-zero row
+          // Tiny: Q row 3 (per_token) and the last head (per_block too); key 2 of the first KV
+          // head (per_token without smoothing), the whole last KV head (its mean too), and V
+          // channel 5 of every key.
+          make_tiny(q.data() + 3 * d, d);
+          make_tiny(q.data() + (qrows - p.lq) * d, p.lq * d);
+          make_tiny(k.data() + 2 * d, d);
+          make_tiny(k.data() + (kvrows - p.lk) * d, p.lk * d);
+          for (int64_t j = 0; j < kvrows; ++j) make_tiny(v.data() + j * d + 5, 1);
           const Decomposition dec(p, 3);
           for (int r = 0; r < 3; ++r) {
             const Range rows = dec.rank_rows(r), groups = dec.rank_kv_groups(r);
@@ -249,6 +278,14 @@ TEST(CudaPlan, QuantisationEmulationEqualsTheCpuQuantiser) {
               ASSERT_TRUE(std::equal(ks.begin(), ks.end(), gks.begin() + g * lp)) << "group " << g;
               // Pads are left to the zero-filled allocation: the plan never writes them.
               for (int64_t j = p.lk; j < lp; ++j) ASSERT_EQ(gks[static_cast<std::size_t>(g * lp + j)], 99.0f);
+
+              const float* vg = v.data() + (groups.begin + g) * p.lk * d;
+              std::vector<int8_t> v8(k8.size()), gv8(k8.size());
+              std::vector<float> vs(static_cast<std::size_t>(d)), gvs(vs.size());
+              quant::quantize_v_per_channel(vg, p.lk, d, v8.data(), vs.data());
+              emulate_quantize_v(vg, p.lk, d, gv8.data(), gvs.data());
+              ASSERT_EQ(gv8, v8) << "group " << g;
+              ASSERT_EQ(gvs, vs) << "group " << g;
             }
           }
         }

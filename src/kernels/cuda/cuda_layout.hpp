@@ -5,6 +5,7 @@
 // ldmatrix and mma.sync written from the PTX ISA tables) exactly the indices the kernels use.
 #pragma once
 
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 
@@ -105,6 +106,42 @@ MINIATTN_HD int8_t q_encode(float xs, float inv) {  // rint(xs * inv) clamped to
   float r = std::nearbyint(xs * inv);
 #endif
   r = r < -127.0f ? -127.0f : (r > 127.0f ? 127.0f : r);
+  return static_cast<int8_t>(r);
+}
+
+// The inverse scale of one row (or V channel) with the CPU's two paths: 127 / amax in float,
+// or, where that overflows (amax < 127 / FLT_MAX: subnormal rows), 127 / amax in double and the
+// element rounding in double too (quantize.cpp, encode and quantize_v_with_absmax). amax = 0
+// gives inverse 0, hence all-zero codes, as on the CPU.
+struct QInverse {
+  float f = 0.0f;
+  double d = 0.0;
+  bool wide = false;  // encode in double
+};
+
+MINIATTN_HD QInverse q_inverse(float amax) {
+  QInverse r;
+  if (!(amax > 0.0f)) return r;
+  r.f = q_inv(amax);
+  if (r.f > FLT_MAX) {  // +inf: 127 / amax is finite in double (at most 127 * 2^149)
+    r.wide = true;
+#if defined(__CUDA_ARCH__)
+    r.d = __ddiv_rn(127.0, static_cast<double>(amax));
+#else
+    r.d = 127.0 / static_cast<double>(amax);
+#endif
+  }
+  return r;
+}
+
+MINIATTN_HD int8_t q_encode(float xs, const QInverse& inv) {
+  if (!inv.wide) return q_encode(xs, inv.f);
+#if defined(__CUDA_ARCH__)
+  double r = rint(__dmul_rn(static_cast<double>(xs), inv.d));
+#else
+  double r = std::nearbyint(static_cast<double>(xs) * inv.d);
+#endif
+  r = r < -127.0 ? -127.0 : (r > 127.0 ? 127.0 : r);
   return static_cast<int8_t>(r);
 }
 

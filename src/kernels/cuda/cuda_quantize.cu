@@ -1,5 +1,6 @@
 // Quantisation on the GPU, bitwise equal to src/kernels/common/quantize.cpp (the element math
-// is layout::q_* with explicit rounding; maxima are order-independent, so reductions may run in
+// is layout::q_* with explicit rounding, including the CPU's double path for rows and channels
+// whose 127 / amax overflows float; maxima are order-independent, so reductions may run in
 // parallel; the K mean is a double sum in key order, one thread per channel, as on the CPU).
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -77,7 +78,7 @@ __global__ void quantize_rows_kernel(const float* src, int d, const QuantBlock* 
   auto encode = [&](int r, float amax) {
     const float* x = src + (b.src_row + r) * d;
     int8_t* q = dst + (b.dst_row + r) * d;
-    const float inv = amax == 0.0f ? 0.0f : layout::q_inv(amax);
+    const layout::QInverse inv = layout::q_inverse(amax);  // warp-uniform: one path per row
     for (int c = lane; c < d; c += 32)
       q[c] = amax == 0.0f ? int8_t{0} : layout::q_encode(mean ? layout::q_sub(x[c], mean[c]) : x[c], inv);
     if (lane == 0) scale[b.dst_row + r] = layout::q_scale(amax);
@@ -125,7 +126,7 @@ __global__ void v_pack_kernel(const float* v, int64_t lk, int64_t lk_pad, int d,
   for (int i = threadIdx.x; i < 64 * d; i += blockDim.x) {
     const int jj = i / d, c = i % d;
     const float amax = __uint_as_float(amax_bits[g * d + c]);
-    const float inv = amax > 0.0f ? layout::q_inv(amax) : 0.0f;
+    const layout::QInverse inv = layout::q_inverse(amax);
     const int64_t j = j0 + jj;
     tile[i] = j < lk ? layout::q_encode(v[(g * lk + j) * d + c], inv) : int8_t{0};
     if (t == 0 && jj == 0) v_scale[g * d + c] = layout::q_scale(amax);
