@@ -45,7 +45,7 @@ struct Deck {
     Exp2Kind exp2 = Exp2Kind::Accurate;
     QkScales qk_scales = QkScales::PerToken;
     bool smooth_k = true;
-    Rotation rotate = Rotation::None;
+    Rotation rotate = Rotation::Hadamard;  // chosen from docs/numerics.md's accuracy table
     int64_t tile_q = 0;  // 0 = backend default
     int64_t tile_kv = 0;
     int64_t threads = 0;  // 0 = OMP_NUM_THREADS, else all cores of the rank
