@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what miniattn needs on a fresh Debian bookworm machine (idempotent: installs only
-# what is missing). Run as root or with sudo available.
+# what is missing), then the Python venv .venv/ of scripts/setup_python.sh. Run as root or with
+# sudo available.
 set -euo pipefail
 
 packages=(
@@ -19,6 +20,8 @@ packages=(
   clang libclang-rt-14-dev libomp-dev llvm-14
   # Python for the test drivers and scripts/ (always /usr/bin/python3)
   python3 python3-numpy python3-h5py python3-matplotlib
+  # the venv of scripts/setup_python.sh (scripts/capture_qkv.py and its tests)
+  python3-venv python3-pip
 )
 
 missing=()
@@ -27,12 +30,13 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup_debian: all ${#packages[@]} packages present"
-  exit 0
+else
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  echo "setup_debian: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "setup_debian: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+"$(dirname "$0")/setup_python.sh"
