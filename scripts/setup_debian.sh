@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what miniattn needs on a fresh Debian bookworm machine (idempotent: installs only
-# what is missing). Run as root or with sudo available.
+# what is missing), then the Python venv .venv/ of scripts/setup_python.sh. Run as root or with
+# sudo available.
 set -euo pipefail
 
 packages=(
@@ -20,6 +21,8 @@ packages=(
   clang libclang-rt-14-dev libomp-dev llvm-14
   # Python for the test drivers and scripts/ (always /usr/bin/python3)
   python3 python3-numpy python3-h5py python3-matplotlib
+  # the venv of scripts/setup_python.sh (scripts/capture_qkv.py and its tests)
+  python3-venv python3-pip
 )
 
 missing=()
@@ -39,3 +42,6 @@ fi
 
 # Kokkos with OpenMP threads (Debian packages its source only): .deps/kokkos.
 "$(dirname "$0")/setup_kokkos.sh"
+
+# The Python venv of the model-data scripts and tests: .venv.
+"$(dirname "$0")/setup_python.sh"

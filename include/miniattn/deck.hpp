@@ -13,6 +13,9 @@ namespace miniattn {
 
 enum class InputSource { Synthetic, Hdf5 };
 enum class Distribution { Normal, Outliers, KBias };
+// Order of the dimensions of an HDF5 input tensor: (batch, heads, len, dim), or (batch, len,
+// heads, dim) as flash-attn and many PyTorch codes hold them. Buffers in memory are always bhld.
+enum class TensorLayout { Bhld, Blhd };
 enum class KvMode { Replicated, Ring };
 enum class VerifyMode { None, Sampled, Full };
 
@@ -36,6 +39,7 @@ struct Deck {
     std::string v = "V";
     uint64_t seed = 42;
     Distribution distribution = Distribution::Normal;
+    TensorLayout layout = TensorLayout::Bhld;
   } input;
 
   struct Run {
@@ -85,6 +89,7 @@ std::string to_toml(const Deck& deck);
 
 std::string_view to_string(InputSource s);
 std::string_view to_string(Distribution d);
+std::string_view to_string(TensorLayout l);
 std::string_view to_string(KvMode m);
 std::string_view to_string(VerifyMode m);
 

@@ -1,7 +1,8 @@
-// HDF5 input and output in the documented layout: Q (B, H, Lq, D), K and V (B, Hkv, Lk, D),
-// O (B, H, Lq, D) float32, LSE (B, H, Lq) float32, row-major as h5py writes a PyTorch tensor.
-// Ranks read and write contiguous ranges of the flattened (B*H*L) rows with collective
-// hyperslab I/O; a rank with nothing to do still takes part with an empty selection.
+// HDF5 input and output in the documented layout: Q (B, H, Lq, D), K and V (B, Hkv, Lk, D)
+// (or, with TensorLayout::Blhd, (B, Lq, H, D) and (B, Lk, Hkv, D)), O (B, H, Lq, D) float32,
+// LSE (B, H, Lq) float32, row-major as h5py writes a PyTorch tensor. Ranks read and write
+// contiguous ranges of the flattened (B*H*L) rows with collective hyperslab I/O; a rank with
+// nothing to do still takes part with an empty selection.
 #pragma once
 
 #include <cstdint>
@@ -22,20 +23,24 @@ struct NamedAttr {
 };
 
 // A (batch, heads, len[, d]) dataset seen as rows of the flattened (batch*heads*len) space.
+// Buffers always hold the rows in that order; `order` says how the file orders the dimensions:
+// (batch, heads, len[, d]) or (batch, len, heads[, d]).
 struct RowLayout {
   int64_t batch = 1;
   int64_t heads = 1;
   int64_t len = 0;
   int d = 0;  // 0: a 3-D dataset (LSE)
+  TensorLayout order = TensorLayout::Bhld;
   int64_t rows() const { return batch * heads * len; }
 };
 
 enum class FileDtype { Float32, Float16 };
 
 // Serial check of the input file against the deck, run on one rank before any collective
-// open: the file is HDF5, each of the three datasets exists, is float32 or float16 and has the
-// shape the deck implies. Throws miniattn::Error naming the file, the dataset, what was found
-// and what was expected.
+// open: the file is HDF5, each of the three datasets exists, is float32, float16 or float64
+// and has the shape the deck implies in its [input] layout. Throws miniattn::Error naming the
+// file, the dataset, what was found and what was expected (and the layout key when the shape
+// is the other layout's).
 void check_input_file(const Deck& deck);
 
 // check_input_file run in a child process (fork) of the calling rank, followed there by a read
@@ -53,6 +58,7 @@ class H5Reader {
   H5Reader& operator=(const H5Reader&) = delete;
 
   // Collective. Rows [rows.begin, rows.end) into dst (row stride layout.d), converted to float.
+  // float64 values beyond float32's range are an error naming the dataset and the index.
   void read_rows(const std::string& dataset, const RowLayout& layout, Range rows, float* dst);
   // Collective. Several ranges of rows in one transfer, stored back to back in dst.
   void read_rows(const std::string& dataset, const RowLayout& layout, const RowSet& rows,

@@ -45,6 +45,8 @@ constexpr Names<InputSource, 2> kSources{
 constexpr Names<Distribution, 3> kDistributions{{{"normal", Distribution::Normal},
                                                  {"outliers", Distribution::Outliers},
                                                  {"k_bias", Distribution::KBias}}};
+constexpr Names<TensorLayout, 2> kLayouts{
+    {{"bhld", TensorLayout::Bhld}, {"blhd", TensorLayout::Blhd}}};
 constexpr Names<KvMode, 2> kKvModes{{{"replicated", KvMode::Replicated}, {"ring", KvMode::Ring}}};
 constexpr Names<VerifyMode, 3> kVerifyModes{
     {{"none", VerifyMode::None}, {"sampled", VerifyMode::Sampled}, {"full", VerifyMode::Full}}};
@@ -299,6 +301,7 @@ std::vector<Field> build_schema() {
       field(input, "v", &I::v, non_empty()),
       field(input, "seed", &I::seed, at_least(0)),
       choice(input, "distribution", &I::distribution, kDistributions),
+      choice(input, "layout", &I::layout, kLayouts),
 
       // Whether a backend was compiled in is the registry's question, not the deck's.
       field(run, "backend", &R::backend,
@@ -672,6 +675,7 @@ void check_together(const Deck& deck, const std::vector<Setting>& settings, Diag
 
 std::string_view to_string(InputSource s) { return name_of(kSources, s); }
 std::string_view to_string(Distribution d) { return name_of(kDistributions, d); }
+std::string_view to_string(TensorLayout l) { return name_of(kLayouts, l); }
 std::string_view to_string(KvMode m) { return name_of(kKvModes, m); }
 std::string_view to_string(VerifyMode m) { return name_of(kVerifyModes, m); }
 

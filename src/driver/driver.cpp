@@ -295,9 +295,11 @@ class Run {
     });
     all_or_none(comm_, [&] {
       H5Reader reader(comm_, deck_.input.file);
-      reader.read_rows(deck_.input.q, q_layout(), slice_.row_set, q_.data());
-      reader.read_rows(deck_.input.k, kv_layout(), slice_.kv_set, k_.data());
-      reader.read_rows(deck_.input.v, kv_layout(), slice_.kv_set, v_.data());
+      RowLayout q_file = q_layout(), kv_file = kv_layout();
+      q_file.order = kv_file.order = deck_.input.layout;
+      reader.read_rows(deck_.input.q, q_file, slice_.row_set, q_.data());
+      reader.read_rows(deck_.input.k, kv_file, slice_.kv_set, k_.data());
+      reader.read_rows(deck_.input.v, kv_file, slice_.kv_set, v_.data());
     });
     check_finite();
     check_input_magnitudes();

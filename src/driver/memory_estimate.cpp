@@ -16,8 +16,9 @@ namespace {
 
 std::size_t round64(std::size_t n) { return (n + 63) / 64 * 64; }
 
-// H5Reader moves at most 256 MiB of float rows per collective call; a float16 dataset is
-// staged as 2-byte values before being widened.
+// H5Reader moves at most 256 MiB per collective call (of float rows, or of double rows for a
+// float64 dataset); float16, float64 and blhd datasets pass through a staging buffer of that
+// transfer. The estimate takes the largest, float64's.
 constexpr std::size_t kReadBytesPerCall = std::size_t{256} << 20;
 
 std::optional<std::size_t> parse_size(const std::string& text) {
@@ -121,8 +122,8 @@ MemoryEstimate estimate_rank_memory(const Backend& backend, const AttnParams& p,
   m.per_thread = round64(backend.scratch_bytes(p, head_keys)) + state;
 
   if (hdf5_input) {
-    const std::size_t per_call = std::max<std::size_t>(1, kReadBytesPerCall / (d * 4));
-    m.io_staging = std::min(std::max(r, keys), per_call) * d * 2;
+    const std::size_t per_call = std::max<std::size_t>(1, kReadBytesPerCall / (d * 8));
+    m.io_staging = std::min(std::max(r, keys), per_call) * d * 8;
   }
   return m;
 }

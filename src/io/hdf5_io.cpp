@@ -6,7 +6,13 @@
 // from IEEE single). HDF5 1.10 has no native half type and converts to it in slow, bit-by-bit
 // software that rounds ties away from zero, so the half <-> float conversion is done here
 // (round to nearest even) and HDF5 only moves the 2-byte values, which also keeps the transfer
-// collective (HDF5 falls back to independent I/O when it has to convert types).
+// collective (HDF5 falls back to independent I/O when it has to convert types). float64 is
+// read as double and narrowed here for the same reason, and so that a value beyond float32's
+// range is an error naming it rather than an Inf.
+//
+// A blhd dataset, (batch, len, heads, dim), is selected with the same boxes as a bhld one, its
+// len and heads dimensions swapped; HDF5 then moves the rows in the file's order, (batch, len,
+// heads), so they go through a staging buffer and are put into (batch, heads, len) order here.
 #include "miniattn/hdf5_io.hpp"
 
 #include <fcntl.h>
@@ -16,10 +22,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <utility>
 
@@ -211,6 +219,7 @@ bool has_fields(hid_t t, const FloatFields& f) {
 
 bool is_ieee_half(hid_t t) { return has_fields(t, kHalfFields); }
 bool is_ieee_single(hid_t t) { return has_fields(t, kSingleFields); }
+bool is_ieee_double(hid_t t) { return has_fields(t, kDoubleFields); }
 
 // IEEE binary16, derived from a 4-byte IEEE type of the wanted byte order the way h5py defines
 // numpy.float16, so h5py reads it back as float16.
@@ -231,7 +240,7 @@ std::string dtype_name(hid_t t) {
     case H5T_FLOAT:
       if (is_ieee_half(t)) return "float16";
       if (is_ieee_single(t)) return "float32";
-      if (has_fields(t, kDoubleFields)) return "float64";
+      if (is_ieee_double(t)) return "float64";
       return "a non-IEEE " + std::to_string(bits) + "-bit float";
     case H5T_STRING: return "string";
     case H5T_COMPOUND: return "compound (" + std::to_string(bits) + " bits)";
@@ -300,6 +309,85 @@ void widen_halves(const uint16_t* in, float* out, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) out[i] = half_to_float(in[i]);
 }
 
+// The element types an input dataset may have; each is moved as itself (HDF5 converts at most
+// the byte order) and converted to float here.
+enum class FileElem { Float32, Float16, Float64 };
+constexpr const char* kInputDtypes = "float32, float16 or float64";
+
+std::size_t elem_bytes(FileElem e) {
+  return e == FileElem::Float16 ? 2 : e == FileElem::Float64 ? 8 : 4;
+}
+
+Handle memory_type(FileElem e) {
+  switch (e) {
+    case FileElem::Float16: return make_half_type(H5T_NATIVE_FLOAT);
+    case FileElem::Float64: return Handle(H5Tcopy(H5T_NATIVE_DOUBLE), H5Tclose);
+    case FileElem::Float32: break;
+  }
+  return Handle(H5Tcopy(H5T_NATIVE_FLOAT), H5Tclose);
+}
+
+// A float64 value beyond float32's range: its flat element index in (batch, heads, len, dim)
+// order (max when there is none) and the value.
+struct Overflow {
+  int64_t element;
+  double value;
+};
+
+// Rows of one transfer as HDF5 moved them, in the file's type and order, on their way to the
+// rank's float rows.
+class Staging {
+ public:
+  void* reserve(FileElem e, std::size_t n) {
+    switch (e) {
+      case FileElem::Float16: halves_.resize(n); return halves_.data();
+      case FileElem::Float64: doubles_.resize(n); return doubles_.data();
+      case FileElem::Float32: break;
+    }
+    floats_.resize(n);
+    return floats_.data();
+  }
+
+  // Converts the staged rows to float into out, row j of the transfer to buffer row order[j]
+  // (j itself when order is empty); part names the rows' global indices.
+  Overflow unpack(FileElem e, const std::vector<int64_t>& order, const RowSet& part,
+                  std::size_t row_elems, float* out) const {
+    Overflow first{std::numeric_limits<int64_t>::max(), 0.0};
+    auto scatter = [&](const auto* in, auto convert) {
+      for (int64_t j = 0; j < part.size(); ++j) {
+        const int64_t i = order.empty() ? j : order[static_cast<std::size_t>(j)];
+        float* o = out + static_cast<std::size_t>(i) * row_elems;
+        const auto* r = in + static_cast<std::size_t>(j) * row_elems;
+        for (std::size_t c = 0; c < row_elems; ++c) o[c] = convert(r[c], i, c);
+      }
+    };
+    switch (e) {
+      case FileElem::Float16:
+        scatter(halves_.data(), [](uint16_t h, int64_t, std::size_t) { return half_to_float(h); });
+        break;
+      case FileElem::Float32:
+        scatter(floats_.data(), [](float f, int64_t, std::size_t) { return f; });
+        break;
+      case FileElem::Float64:
+        scatter(doubles_.data(), [&](double x, int64_t i, std::size_t c) {
+          const float f = static_cast<float>(x);
+          if (std::isinf(f) && std::isfinite(x)) {
+            const int64_t g = part.global(i) * static_cast<int64_t>(row_elems) + static_cast<int64_t>(c);
+            if (g < first.element) first = {g, x};
+          }
+          return f;
+        });
+        break;
+    }
+    return first;
+  }
+
+ private:
+  std::vector<uint16_t> halves_;
+  std::vector<float> floats_;
+  std::vector<double> doubles_;
+};
+
 // ---------------------------------------------------------------------------------------------
 // Row selections
 // ---------------------------------------------------------------------------------------------
@@ -350,7 +438,11 @@ bool select_rows(hid_t space, const RowLayout& l, const RowSet& rows) {
   if (rows.ranges.empty()) return H5Sselect_none(space) >= 0;
   bool first = true;
   for (const Range& r : rows.ranges)
-    for (const Block& b : row_blocks(l, r)) {
+    for (Block b : row_blocks(l, r)) {
+      if (l.order == TensorLayout::Blhd) {  // a (b, h, l) box is a (b, l, h) box of the file
+        std::swap(b.start[1], b.start[2]);
+        std::swap(b.count[1], b.count[2]);
+      }
       if (H5Sselect_hyperslab(space, first ? H5S_SELECT_SET : H5S_SELECT_OR, b.start, nullptr,
                               b.count, nullptr) < 0)
         return false;
@@ -359,11 +451,37 @@ bool select_rows(hid_t space, const RowLayout& l, const RowSet& rows) {
   return true;
 }
 
+// The dataset's dimensions, in the file's order.
 std::vector<hsize_t> layout_dims(const RowLayout& l) {
   std::vector<hsize_t> d = {static_cast<hsize_t>(l.batch), static_cast<hsize_t>(l.heads),
                             static_cast<hsize_t>(l.len)};
+  if (l.order == TensorLayout::Blhd) std::swap(d[1], d[2]);
   if (l.d > 0) d.push_back(static_cast<hsize_t>(l.d));
   return d;
+}
+
+// For each row of a transfer in the order HDF5 moves it (the file's row-major order), its
+// index in the rank's buffer of rows. Empty when the two orders agree (bhld).
+std::vector<int64_t> file_order(const RowLayout& l, const RowSet& rows) {
+  if (l.order == TensorLayout::Bhld) return {};
+  std::vector<std::pair<int64_t, int64_t>> keyed;  // (row index in the file, index in buffer)
+  keyed.reserve(static_cast<std::size_t>(rows.size()));
+  int64_t i = 0;
+  for (const Range& r : rows.ranges)
+    for (int64_t g = r.begin; g < r.end; ++g, ++i) {
+      const int64_t pos = g % l.len, bh = g / l.len, h = bh % l.heads, b = bh / l.heads;
+      keyed.emplace_back((b * l.len + pos) * l.heads + h, i);
+    }
+  std::sort(keyed.begin(), keyed.end());
+  std::vector<int64_t> order(keyed.size());
+  for (std::size_t j = 0; j < keyed.size(); ++j) order[j] = keyed[j].second;
+  return order;
+}
+
+// "(batch, heads, len, dim)" or "(batch, len, heads, dim)", for messages.
+std::string order_text(const RowLayout& l) {
+  const char* dims = l.order == TensorLayout::Blhd ? "batch, len, heads" : "batch, heads, len";
+  return std::string("(") + dims + (l.d > 0 ? ", dim)" : ")");
 }
 
 std::string layout_problem(const RowLayout& l, const RowSet& rows) {
@@ -441,6 +559,7 @@ std::vector<hsize_t> chunk_dims(const RowLayout& l, std::size_t elem_bytes, int6
   const int64_t row_bytes = std::max<int64_t>(1, l.d) * static_cast<int64_t>(elem_bytes);
   const int64_t rows = std::clamp<int64_t>(bytes / row_bytes, 1, l.len);
   std::vector<hsize_t> c = {1, 1, static_cast<hsize_t>(rows)};
+  if (l.order == TensorLayout::Blhd) std::swap(c[1], c[2]);
   if (l.d > 0) c.push_back(static_cast<hsize_t>(l.d));
   return c;
 }
@@ -576,15 +695,26 @@ void check_input_file(const Deck& deck) {
 
   const auto& p = deck.problem;
   const int64_t lk = p.kv_len > 0 ? p.kv_len : p.seq_len;
+  const bool blhd = deck.input.layout == TensorLayout::Blhd;
+  const TensorLayout other = blhd ? TensorLayout::Bhld : TensorLayout::Blhd;
   struct Expect {
     const std::string& name;
-    std::vector<int64_t> dims;
-    const char* meaning;
+    int64_t heads, len;
+    const char *heads_key, *len_key;
   };
   const Expect expects[] = {
-      {deck.input.q, {p.batch, p.heads, p.seq_len, p.head_dim}, "(batch, heads, seq_len, head_dim)"},
-      {deck.input.k, {p.batch, p.kv_heads, lk, p.head_dim}, "(batch, kv_heads, kv_len, head_dim)"},
-      {deck.input.v, {p.batch, p.kv_heads, lk, p.head_dim}, "(batch, kv_heads, kv_len, head_dim)"},
+      {deck.input.q, p.heads, p.seq_len, "heads", "seq_len"},
+      {deck.input.k, p.kv_heads, lk, "kv_heads", "kv_len"},
+      {deck.input.v, p.kv_heads, lk, "kv_heads", "kv_len"},
+  };
+  // The dimensions, and their names, of a tensor in one layout.
+  auto shape_in = [&](const Expect& e, TensorLayout l) {
+    return l == TensorLayout::Blhd ? std::vector<int64_t>{p.batch, e.len, e.heads, p.head_dim}
+                                   : std::vector<int64_t>{p.batch, e.heads, e.len, p.head_dim};
+  };
+  auto meaning = [&](const Expect& e, TensorLayout l) {
+    const std::string h = e.heads_key, n = e.len_key;
+    return "(batch, " + (l == TensorLayout::Blhd ? n + ", " + h : h + ", " + n) + ", head_dim)";
   };
   for (const Expect& e : expects) {
     Handle dset = open_dataset(file.get(), what, path, e.name);
@@ -592,14 +722,23 @@ void check_input_file(const Deck& deck) {
     if (!dset.valid()) throw Error(where + ": cannot open" + hdf5_detail(), ExitCode::BadInput);
     Handle type(H5Dget_type(dset.get()), H5Tclose);
     if (!type.valid()) throw Error(where + ": cannot read its type" + hdf5_detail());
-    if (!is_ieee_single(type.get()) && !is_ieee_half(type.get()))
-      throw Error(where + " has dtype " + dtype_name(type.get()) + "; expected float32 or float16",
+    if (!is_ieee_single(type.get()) && !is_ieee_half(type.get()) && !is_ieee_double(type.get()))
+      throw Error(where + " has dtype " + dtype_name(type.get()) + "; expected " + kInputDtypes,
                   ExitCode::BadInput);
     const std::vector<int64_t> dims = dataset_dims(dset.get());
-    if (dims != e.dims)
-      throw Error(where + " has shape " + shape_text(dims) + "; expected " + e.meaning + " = " +
-                      shape_text(e.dims) + " from the deck",
-                  ExitCode::BadInput);
+    const std::vector<int64_t> want = shape_in(e, deck.input.layout);
+    if (dims == want) continue;
+    const std::string layout_key = "[input] layout = \"" + std::string(to_string(deck.input.layout)) + "\"";
+    const std::string other_key = "[input] layout = \"" + std::string(to_string(other)) + "\"";
+    std::string msg = where + " has shape " + shape_text(dims) + "; expected " +
+                      meaning(e, deck.input.layout) + " = " + shape_text(want) + " from the deck, " +
+                      "as " + layout_key + " orders it";
+    if (dims == shape_in(e, other))
+      msg += "; that is the shape in " + other_key + ", " + meaning(e, other) +
+             ": set that key if the file holds its tensors so";
+    else
+      msg += " (" + other_key + " reads " + meaning(e, other) + ")";
+    throw Error(msg, ExitCode::BadInput);
   }
 }
 
@@ -647,7 +786,7 @@ void H5Reader::read_rows(const std::string& dataset, const RowLayout& layout, co
   Handle dset;
   if (exists) dset = Handle(H5Dopen2(file, dataset.c_str(), H5P_DEFAULT), H5Dclose);
   Handle ftype, mtype, fspace;
-  bool half = false;
+  FileElem elem = FileElem::Float32;
   if (!exists) {
     err = where + " not found";
   } else if (!dset.valid()) {
@@ -660,13 +799,15 @@ void H5Reader::read_rows(const std::string& dataset, const RowLayout& layout, co
     if (!ftype.valid() || !fspace.valid()) {
       err = where + ": cannot read its type and shape" + hdf5_detail();
     } else if (dims != std::vector<int64_t>(want.begin(), want.end())) {
-      err = where + " has shape " + shape_text(dims) + "; expected " +
+      err = where + " has shape " + shape_text(dims) + "; expected " + order_text(layout) + " = " +
             shape_text(std::vector<int64_t>(want.begin(), want.end()));
     } else if (H5Tget_class(ftype.get()) != H5T_FLOAT) {
-      err = where + " has dtype " + dtype_name(ftype.get()) + "; expected float32 or float16";
+      err = where + " has dtype " + dtype_name(ftype.get()) + "; expected " + kInputDtypes;
     } else {
-      half = is_ieee_half(ftype.get());
-      mtype = half ? make_half_type(H5T_NATIVE_FLOAT) : Handle(H5Tcopy(H5T_NATIVE_FLOAT), H5Tclose);
+      elem = is_ieee_half(ftype.get())     ? FileElem::Float16
+             : is_ieee_double(ftype.get()) ? FileElem::Float64
+                                           : FileElem::Float32;
+      mtype = memory_type(elem);
       if (!mtype.valid()) err = where + ": cannot build the memory type" + hdf5_detail();
     }
   }
@@ -674,20 +815,21 @@ void H5Reader::read_rows(const std::string& dataset, const RowLayout& layout, co
 
   Handle dxpl = collective_dxpl();
   const std::size_t row_elems = static_cast<std::size_t>(std::max(1, layout.d));
-  const int64_t per_call = rows_per_call(layout, sizeof(float));
+  const int64_t per_call = rows_per_call(layout, std::max<std::size_t>(4, elem_bytes(elem)));
   const int64_t calls = num_calls(comm_, rows.size(), per_call);
-  std::vector<uint16_t> staged;
+  Staging staged;
+  constexpr int64_t kNone = std::numeric_limits<int64_t>::max();
+  Overflow overflow{kNone, 0.0};  // the first float64 value beyond float32's range
   for (int64_t c = 0; c < calls && err.empty(); ++c) {
     int64_t first = 0;
     const RowSet part = call_rows(rows, c, per_call, first);
     const std::size_t n = static_cast<std::size_t>(part.size()) * row_elems;
     float* out = n == 0 ? nullptr : dst + static_cast<std::size_t>(first) * row_elems;
+    const std::vector<int64_t> order = out ? file_order(layout, part) : std::vector<int64_t>();
     float dummy = 0.0f;
     void* buf = out ? static_cast<void*>(out) : static_cast<void*>(&dummy);
-    if (half && out) {  // float16 is staged and widened here (see the top of the file)
-      staged.resize(n);
-      buf = staged.data();
-    }
+    const bool stage = out && (elem != FileElem::Float32 || !order.empty());
+    if (stage) buf = staged.reserve(elem, n);
     const hsize_t mdim = std::max<hsize_t>(1, n);
     Handle mspace(H5Screate_simple(1, &mdim, nullptr), H5Sclose);
     bool ok = mspace.valid() && dxpl.valid() && select_rows(fspace.get(), layout, part) &&
@@ -696,13 +838,29 @@ void H5Reader::read_rows(const std::string& dataset, const RowLayout& layout, co
       ok = H5Dread(dset.get(), mtype.get(), mspace.get(), fspace.get(), dxpl.get(), buf) >= 0;
     if (!ok) {
       err = where + ": read of " + rows_text(part) + " failed" + hdf5_detail();
-    } else if (half && out) {
-      widen_halves(staged.data(), out, n);
+    } else if (stage) {
+      const Overflow o = staged.unpack(elem, order, part, row_elems, out);
+      if (o.element < overflow.element) overflow = o;
     }
     // A rank that failed stops early; the others must not wait for it in the next call.
     if (comm_.max(static_cast<int64_t>(!err.empty())) != 0) break;
   }
   raise_if_any(comm_, err, ExitCode::RuntimeFailure);
+
+  // The same first index on every rank count: the lowest over all ranks, told by one that has it.
+  const int64_t bad = comm_.min(overflow.element);
+  if (bad != kNone && overflow.element == bad) {
+    const int64_t e = bad / static_cast<int64_t>(row_elems), col = bad % static_cast<int64_t>(row_elems);
+    const int64_t pos = e % layout.len, bh = e / layout.len;
+    std::ostringstream os;
+    os << where << " holds " << overflow.value << " at (batch, head, row"
+       << (layout.d > 0 ? ", channel) = (" : ") = (") << bh / layout.heads << ", "
+       << bh % layout.heads << ", " << pos << (layout.d > 0 ? ", " + std::to_string(col) : "")
+       << "), beyond float32's range (|x| <= 3.4e38): miniattn computes in float32; scale the "
+          "data down";
+    err = os.str();
+  }
+  raise_if_any(comm_, err, ExitCode::BadInput);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -803,7 +961,8 @@ void H5Writer::write_rows(const std::string& dataset, const RowLayout& layout, c
   const std::size_t row_elems = static_cast<std::size_t>(std::max(1, layout.d));
   const int64_t per_call = rows_per_call(layout, half ? 2 : 4);
   const int64_t calls = num_calls(comm_, rows.size(), per_call);
-  std::vector<uint16_t> staged;
+  std::vector<uint16_t> staged_halves;
+  std::vector<float> staged_floats;
   for (int64_t c = 0; c < calls; ++c) {
     int64_t first = 0;
     const RowSet part = call_rows(rows, c, per_call, first);
@@ -811,10 +970,21 @@ void H5Writer::write_rows(const std::string& dataset, const RowLayout& layout, c
     const float* in = n == 0 ? nullptr : src + static_cast<std::size_t>(first) * row_elems;
     const float dummy = 0.0f;
     const void* buf = in ? static_cast<const void*>(in) : static_cast<const void*>(&dummy);
-    if (half && in) {
-      staged.resize(n);
-      for (std::size_t i = 0; i < n; ++i) staged[i] = float_to_half(in[i]);
-      buf = staged.data();
+    const std::vector<int64_t> order = in ? file_order(layout, part) : std::vector<int64_t>();
+    if (in && (half || !order.empty())) {  // rows in the file's order and type
+      if (half) staged_halves.resize(n);
+      else staged_floats.resize(n);
+      for (int64_t j = 0; j < part.size(); ++j) {
+        const std::size_t i = static_cast<std::size_t>(order.empty() ? j : order[static_cast<std::size_t>(j)]);
+        const float* r = in + i * row_elems;
+        const std::size_t at = static_cast<std::size_t>(j) * row_elems;
+        for (std::size_t e = 0; e < row_elems; ++e) {
+          if (half) staged_halves[at + e] = float_to_half(r[e]);
+          else staged_floats[at + e] = r[e];
+        }
+      }
+      buf = half ? static_cast<const void*>(staged_halves.data())
+                 : static_cast<const void*>(staged_floats.data());
     }
     const hsize_t mdim = std::max<hsize_t>(1, n);
     Handle mspace(H5Screate_simple(1, &mdim, nullptr), H5Sclose);

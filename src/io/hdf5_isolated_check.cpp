@@ -37,13 +37,13 @@ std::string probe_rows(const Deck& deck) {
     if (space < 0 || H5Sget_simple_extent_ndims(space) != 4 ||
         H5Sget_simple_extent_dims(space, dims, nullptr) != 4)
       return "input file " + deck.input.file + ": dataset '" + *name + "': cannot read its shape";
-    std::vector<float> row(dims[3]);
+    std::vector<double> row(dims[3]);  // double: no float64 value overflows it
     const hsize_t count[4] = {1, 1, 1, dims[3]};
     const hid_t mspace = H5Screate_simple(1, &dims[3], nullptr);
     for (hsize_t last : {hsize_t{0}, hsize_t{1}}) {
       const hsize_t start[4] = {last * (dims[0] - 1), last * (dims[1] - 1), last * (dims[2] - 1), 0};
       if (H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr) < 0 ||
-          H5Dread(dset, H5T_NATIVE_FLOAT, mspace, space, H5P_DEFAULT, row.data()) < 0)
+          H5Dread(dset, H5T_NATIVE_DOUBLE, mspace, space, H5P_DEFAULT, row.data()) < 0)
         return "input file " + deck.input.file + ": dataset '" + *name + "': reading its " +
                (last ? "last" : "first") + " row failed: the file is corrupt or truncated";
     }

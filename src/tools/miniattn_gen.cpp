@@ -1,7 +1,8 @@
 // miniattn-gen DECK.toml [--set section.key=value ...] [-o OUT.h5] [--dtype float32|float16]
 // Writes the synthetic Q, K and V of a deck to an HDF5 input file: exactly the values the app
 // generates itself for that deck, so a run on the float32 file equals the synthetic run bit for
-// bit. Runs on any number of ranks, each generating and writing a contiguous share of the rows.
+// bit. The file holds them in the deck's [input] layout (bhld or blhd), so the deck reads it
+// back. Runs on any number of ranks, each generating and writing a contiguous share of the rows.
 // Exit 0 on success, 2 on bad input (deck, options, output path), 3 on an I/O failure. The file
 // is written under a temporary name and renamed into place at the end: on any failure no output
 // file is left behind and an existing one is untouched. An output path that is the deck, a
@@ -36,6 +37,8 @@ struct TensorSpec {
 };
 
 std::string shape_text(const RowLayout& l) {
+  if (l.order == TensorLayout::Blhd)
+    return fmt::format("({}, {}, {}, {}) blhd", l.batch, l.len, l.heads, l.d);
   return fmt::format("({}, {}, {}, {})", l.batch, l.heads, l.len, l.d);
 }
 
@@ -89,10 +92,11 @@ int generate(const Comm& comm, const std::string& deck_path, const std::vector<s
   const auto& p = deck.problem;
   const int64_t lk = p.kv_len > 0 ? p.kv_len : p.seq_len;
   const int d = static_cast<int>(p.head_dim);
+  const TensorLayout order = deck.input.layout;
   const std::vector<TensorSpec> specs = {
-      {deck.input.q, Tensor::Q, RowLayout{p.batch, p.heads, p.seq_len, d}},
-      {deck.input.k, Tensor::K, RowLayout{p.batch, p.kv_heads, lk, d}},
-      {deck.input.v, Tensor::V, RowLayout{p.batch, p.kv_heads, lk, d}},
+      {deck.input.q, Tensor::Q, RowLayout{p.batch, p.heads, p.seq_len, d, order}},
+      {deck.input.k, Tensor::K, RowLayout{p.batch, p.kv_heads, lk, d, order}},
+      {deck.input.v, Tensor::V, RowLayout{p.batch, p.kv_heads, lk, d, order}},
   };
 
   comm.barrier();
@@ -118,6 +122,7 @@ int generate(const Comm& comm, const std::string& deck_path, const std::vector<s
             {"seed", static_cast<int64_t>(deck.input.seed)},
             {"distribution", std::string(to_string(deck.input.distribution))},
             {"dtype", dtype_name},
+            {"layout", std::string(to_string(order))},
             {"deck", to_toml(deck)}});
   writer.commit();
   const double seconds = comm.max(MPI_Wtime() - t0);
@@ -140,7 +145,7 @@ int run(int argc, char** argv) {
   std::string deck_path, out_path, dtype = "float32";
   std::vector<std::string> sets;
   app.add_option("DECK", deck_path, "Input deck (TOML); [problem] gives the shapes, [input] the "
-                                    "seed, distribution and dataset names")
+                                    "seed, distribution, dataset names and layout")
       ->required();
   app.add_option("--set", sets, "Override a deck key: section.key=value (repeatable)")
       ->allow_extra_args(false);

@@ -45,6 +45,9 @@ def main():
     a = arrays()
     a["Q"] = a["Q"].astype("float64")
     write(p("float64"), a)
+    a["K"] = a["K"].astype("float64")
+    a["K"][0, 0, 3, 9] = 1e300  # beyond float32's range
+    write(p("float64_huge"), a)
     a = arrays()
     del a["V"]
     write(p("missing_v"), a)

@@ -38,6 +38,10 @@ def main():
         v = np.random.default_rng(3).standard_normal((B, HKV, LK, D)).astype("float32")
         v[0, 1, 50, 7] = -np.inf
         write(out, v=v)
+    elif kind == "huge_f64":  # float64 beyond float32's range, on a KV head rank 0 lacks
+        v = np.random.default_rng(7).standard_normal((B, HKV, LK, D))
+        v[0, 1, 50, 7] = -1e300
+        write(out, v=v)
     elif kind == "huge_qk":  # finite, but q.k * scale would leave float32 range
         q = np.random.default_rng(4).standard_normal((B, H, LQ, D)).astype("float32")
         k = np.random.default_rng(5).standard_normal((B, HKV, LK, D)).astype("float32")

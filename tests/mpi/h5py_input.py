@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""Writes Q, K, V the way a PyTorch user would (h5py, row-major (B, H, L, D)), in float32 or
-float16, for the interop test: usage h5py_input.py OUT.h5 float32|float16 B H HKV LQ LK D."""
+"""Writes Q, K, V the way a PyTorch user would (h5py, row-major (B, H, L, D)), in float32,
+float16 or float64 (numpy's default), for the interop test:
+usage h5py_input.py OUT.h5 float32|float16|float64 B H HKV LQ LK D."""
 import sys
 
 import h5py

@@ -25,7 +25,7 @@ auto problem_of(const Deck& d) {
 auto input_of(const Deck& d) {
   const auto& i = d.input;
   return std::make_tuple(std::string(to_string(i.source)), i.file, i.q, i.k, i.v, i.seed,
-                         std::string(to_string(i.distribution)));
+                         std::string(to_string(i.distribution)), std::string(to_string(i.layout)));
 }
 auto run_of(const Deck& d) {
   const auto& r = d.run;
@@ -117,6 +117,7 @@ k = "key"
 v = "value"
 seed = 7
 distribution = "outliers"
+layout = "blhd"
 
 [run]
 backend = "avx512"
@@ -176,7 +177,7 @@ TEST(Deck, FullDeck) {
   EXPECT_EQ(input_of(d),
             std::make_tuple(std::string("hdf5"), std::string("/scratch/qkv.h5"),
                             std::string("query"), std::string("key"), std::string("value"),
-                            uint64_t{7}, std::string("outliers")));
+                            uint64_t{7}, std::string("outliers"), std::string("blhd")));
   EXPECT_EQ(run_of(d), std::make_tuple(std::string("avx512"), std::string("two_pass"),
                                        std::string("bf16"), std::string("fast"),
                                        std::string("per_block"), false, int64_t{128}, int64_t{64},
@@ -186,6 +187,7 @@ TEST(Deck, FullDeck) {
   EXPECT_EQ(verify_of(d), std::make_tuple(std::string("full"), int64_t{17}, 0.01, 0.999));
   EXPECT_EQ(d.run.variant, Variant::TwoPass);
   EXPECT_EQ(d.input.distribution, Distribution::Outliers);
+  EXPECT_EQ(d.input.layout, TensorLayout::Blhd);
 }
 
 TEST(Deck, EveryEnumNameParses) {
@@ -208,6 +210,10 @@ TEST(Deck, EveryEnumNameParses) {
     EXPECT_EQ(to_string(parse_deck(kMinimalDeck, "x", {std::string("input.distribution=") + v})
                             .input.distribution),
               v);
+  for (const char* v : {"bhld", "blhd"})
+    EXPECT_EQ(
+        to_string(parse_deck(kMinimalDeck, "x", {std::string("input.layout=") + v}).input.layout),
+        v);
   for (const char* v : {"none", "sampled", "full"})
     EXPECT_EQ(
         to_string(parse_deck(kMinimalDeck, "x", {std::string("verify.mode=") + v}).verify.mode), v);
@@ -324,10 +330,10 @@ TEST(Deck, ToTomlWritesEveryKeyInSchemaOrder) {
        {"[problem]\n", "batch = 1\n", "heads = 8\n", "kv_heads = 8\n", "seq_len = 4096\n",
         "kv_len = 4096\n", "head_dim = 128\n", "causal = false\n", "scale = 0.0\n", "[input]\n",
         "source = \"synthetic\"\n", "file = \"\"\n", "q = \"Q\"\n", "k = \"K\"\n", "v = \"V\"\n",
-        "seed = 42\n", "distribution = \"normal\"\n", "[run]\n", "backend = \"auto\"\n",
-        "variant = \"fused\"\n", "pv_precision = \"fp32\"\n", "exp2 = \"accurate\"\n",
-        "qk_scales = \"per_token\"\n", "smooth_k = true\n", "tile_q = 0\n", "tile_kv = 0\n",
-        "threads = 0\n", "kv_mode = \"replicated\"\n", "repeat = 3\n", "warmup = 1\n",
+        "seed = 42\n", "distribution = \"normal\"\n", "layout = \"bhld\"\n", "[run]\n",
+        "backend = \"auto\"\n", "variant = \"fused\"\n", "pv_precision = \"fp32\"\n",
+        "exp2 = \"accurate\"\n", "qk_scales = \"per_token\"\n", "smooth_k = true\n", "tile_q = 0\n",
+        "tile_kv = 0\n", "threads = 0\n", "kv_mode = \"replicated\"\n", "repeat = 3\n", "warmup = 1\n",
         "[output]\n", "file = \"miniattn_out.h5\"\n", "write_lse = true\n", "report = \"\"\n",
         "[verify]\n", "mode = \"sampled\"\n", "rows = 256\n", "max_rel_l2 = 0.03\n",
         "min_cosine = 0.9999\n"}) {
@@ -535,6 +541,10 @@ INSTANTIATE_TEST_SUITE_P(
                 {},
                 {"[input] distribution = \"uniform\": expected one of \"normal\", \"outliers\", "
                  "\"k_bias\""}},
+        BadDeck{"bad_layout",
+                "[input]\nlayout = \"bshd\"\n",
+                {},
+                {"deck.toml:5: [input] layout = \"bshd\": expected one of \"bhld\", \"blhd\""}},
         BadDeck{"bad_verify_mode",
                 "[verify]\nmode = \"all\"\n",
                 {},

@@ -75,13 +75,14 @@ TEST(MemoryEstimate, EqualsWhatTheExecutorAllocates) {
   }
 }
 
-TEST(MemoryEstimate, Hdf5InputAddsTheFloat16StagingOfOneRead) {
+TEST(MemoryEstimate, Hdf5InputAddsTheFloat64StagingOfOneRead) {
   const std::unique_ptr<Backend> be = create_backend("portable");
   const AttnParams p = make_attn_params({1, 2, 2, 100, 300, 64, false, 0.0}, Variant::Fused,
                                         PvPrecision::Fp32, Exp2Kind::Accurate, QkScales::PerToken,
                                         true, be->default_tiles(64, PvPrecision::Fp32));
-  // The largest of the three reads: K or V of two heads, 600 rows of 64 halves.
-  EXPECT_EQ(estimate_rank_memory(*be, p, 200, 600, 2, 1, true).io_staging, 600u * 64 * 2);
+  // The largest of the three reads: K or V of two heads, 600 rows of 64 values staged as double
+  // (the widest input dtype, float64).
+  EXPECT_EQ(estimate_rank_memory(*be, p, 200, 600, 2, 1, true).io_staging, 600u * 64 * 8);
 }
 
 class MemoryLimitEnv : public ::testing::Test {
