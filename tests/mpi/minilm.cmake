@@ -27,15 +27,29 @@ miniattn_add_mpi_test(minilm_blhd_equals_bhld_O REQUIRES "minilm_run_bhld;minilm
 miniattn_add_mpi_test(minilm_app_O_matches_the_model REQUIRES minilm_run_bhld
   COMMAND $<TARGET_FILE:miniattn-verify> minilm_qkv_bhld_attn.h5 minilm_qkv_bhld.h5 --dataset O
           --max-rel-l2 0.03 --min-cosine 0.9999)
-# LSE too, without K smoothing: with it, the app's LSE misses the q.mean(K) term (up to 10 on
-# this model's K), which the LSE correction of DESIGN.md is to add back.
+# LSE too, against the model's own, with the deck's defaults (K smoothing on: the q.mean(K) term
+# it takes out of the scores, up to 10 nats on this model's K, is added back; measured 0.19)
+# within the app's [verify] max_lse_abs default, and without smoothing (K's channel offsets then
+# cost int8 range: measured 0.28) within twice that.
+miniattn_add_mpi_test(minilm_app_LSE_matches_the_model REQUIRES minilm_run_bhld
+  COMMAND $<TARGET_FILE:miniattn-verify> minilm_qkv_bhld_attn.h5 minilm_qkv_bhld.h5
+          --dataset LSE --max-abs 0.25)
 miniattn_add_mpi_test(mpi_minilm_no_smooth_np2 NP 2 THREADS 1 FIXTURE minilm_run_no_smooth
   REQUIRES minilm_qkv_bhld
   COMMAND $<TARGET_FILE:miniattn> minilm_qkv_bhld.toml --set run.smooth_k=false
-          --set output.file=\"minilm_no_smooth_out.h5\")
-miniattn_add_mpi_test(minilm_app_LSE_matches_the_model REQUIRES minilm_run_no_smooth
+          --set verify.max_lse_abs=0.5 --set output.file=\"minilm_no_smooth_out.h5\")
+miniattn_add_mpi_test(minilm_app_LSE_no_smooth_matches_the_model REQUIRES minilm_run_no_smooth
   COMMAND $<TARGET_FILE:miniattn-verify> minilm_no_smooth_out.h5 minilm_qkv_bhld.h5
-          --dataset LSE --max-rel-l2 0.03 --min-cosine 0.9999)
+          --dataset LSE --max-abs 0.5)
+# int8 P.V on the model's data: cosine >= 0.9999 against the model (issue 11's goal).
+miniattn_add_mpi_test(mpi_minilm_int8_np2 NP 2 THREADS 1 FIXTURE minilm_run_int8
+  REQUIRES minilm_qkv_bhld
+  COMMAND $<TARGET_FILE:miniattn> minilm_qkv_bhld.toml --set run.pv_precision=\"int8\"
+          --set output.file=\"minilm_int8_out.h5\")
+miniattn_add_mpi_test(minilm_app_int8_O_matches_the_model REQUIRES minilm_run_int8
+  COMMAND $<TARGET_FILE:miniattn-verify> minilm_int8_out.h5 minilm_qkv_bhld.h5 --dataset O
+          --max-rel-l2 0.03 --min-cosine 0.9999)
+
 # The shipped deck fits the shipped text's capture.
 miniattn_add_mpi_test(mpi_minilm_shipped_deck_np2 NP 2 THREADS 1 REQUIRES minilm_qkv_bhld
   COMMAND $<TARGET_FILE:miniattn> ${PROJECT_SOURCE_DIR}/inputs/minilm.toml
