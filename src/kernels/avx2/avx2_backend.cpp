@@ -2,7 +2,7 @@
 //
 // The avx512 backend's design at 8 lanes: query rows in the lanes of a ymm register, blocks of
 // 32 rows = 4 lane groups, S^T and O^T tiles, no horizontal reductions; the schedules (fused,
-// two_pass, unfused) are the shared driver of kernels/common/lane_blocks.hpp.
+// two_pass, unfused) are the shared schedule of kernels/common/schedule.hpp.
 //  * Q.K^T, exact int32 without VNNI: int8 Q and K sign-extended to int16 (Q per block as
 //    [D/2][32 rows][2], K once per K/V block as [key][D]), two channels of one key broadcast,
 //    vpmaddwd + vpaddd (why not vpmaddubsw: avx2_simd.hpp). With AVX-VNNI: avx512's scheme,
@@ -34,7 +34,7 @@
 #include <limits>
 
 #include "kernels/avx2/avx2_simd.hpp"
-#include "kernels/common/lane_blocks.hpp"
+#include "kernels/common/schedule.hpp"
 #include "kernels/common/quantize.hpp"
 #include "kernels/common/tile_math.hpp"
 
@@ -42,10 +42,10 @@ namespace miniattn {
 namespace {
 
 using avx2::FexpaTables;
-using lanes::kNegInf;
-using lanes::load_u32;
-using lanes::round_up;
-using lanes::RowBlock;
+using schedule::kNegInf;
+using schedule::load_u32;
+using schedule::round_up;
+using schedule::RowBlock;
 
 constexpr int kLanes = 8;
 constexpr int kBlockRows = 4 * kLanes;
@@ -384,11 +384,12 @@ const DotOps* ops_of(Avx2Dot dot) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The kernel set of the shared driver (kernels/common/lane_blocks.hpp).
+// The microkernel set of the shared schedule (kernels/common/schedule.hpp).
 // ---------------------------------------------------------------------------------------------
 struct Kernels {
   static constexpr int kBlockRows = miniattn::kBlockRows;
   static constexpr int kLanes = miniattn::kLanes;
+  static constexpr bool kLaneGroups = true;
   using Work = miniattn::Work;
   using Packed = PackedKv;
   using Consts = FexpaTables;
@@ -489,6 +490,14 @@ struct Kernels {
     else pv_float<M>((PV == PvPrecision::Bf16 ? pk.vf : kv.v) + jrel * d, nc, d, w);
   }
 
+  static void load_state(const RowBlock& b, int d, const RowState& st, bool from_st, const Work& w) {
+    schedule::load_state_transposed<Kernels>(b, d, st, from_st, w);
+  }
+  static void store_state(const RowBlock& b, int d, const Work& w, const RowState& st) {
+    schedule::store_state_transposed<Kernels>(b, d, w, st);
+  }
+  static int unfused_chunk(const AttnParams& p) { return p.tile.kv; }
+
   // w with its P buffers starting at key key0 + j (j a multiple of the even K/V tile).
   static Work chunk(const Work& w, int64_t key0, int j) {
     Work c = w;
@@ -580,7 +589,7 @@ class Avx2Backend final : public Backend {
   bool qk_scores(const AttnParams& p, const QTile& q, const KvBlock& kv, int64_t j_first, int64_t n, int32_t* s,
                  int64_t lds, std::byte* scratch) const override {
     tile::Arena a(scratch);
-    lanes::scores_tile<Kernels>(p, q, kv, view(p, kv), j_first, n, s, lds, carve(a, p.d, work_keys(p, kv.n), ops_));
+    schedule::scores_tile<Kernels>(p, q, kv, view(p, kv), j_first, n, s, lds, carve(a, p.d, work_keys(p, kv.n), ops_));
     return true;
   }
 
@@ -588,7 +597,7 @@ class Avx2Backend final : public Backend {
               TileCycles& cyc) const override {
     static const FexpaTables tab;
     tile::Arena a(scratch);
-    lanes::attend_tile<Kernels>(p, q, kv, view(p, kv), st, carve(a, p.d, work_keys(p, kv.n), ops_), tab, cyc);
+    schedule::attend_tile<Kernels>(p, q, kv, view(p, kv), st, carve(a, p.d, work_keys(p, kv.n), ops_), tab, cyc);
   }
 
   const KernelStudies* studies() const override { return avx2_studies(dot_); }

@@ -24,6 +24,7 @@
 #include <limits>
 
 #include "kernels/avx512/avx512_simd.hpp"
+#include "kernels/common/schedule.hpp"
 #include "kernels/common/tile_math.hpp"
 #include "miniattn/clock.hpp"
 #include "miniattn/cpu_features.hpp"
@@ -32,20 +33,15 @@ namespace miniattn {
 namespace {
 
 using avx512::FexpaTable;
+using schedule::kNegInf;
+using schedule::load_u32;
+using schedule::round_up;
+using schedule::RowBlock;
 
 constexpr int kBlockRows = 64;  // rows per block: 4 lane groups
 constexpr int kQkKeys = 4;      // keys per Q.K^T register block
 constexpr int kPvCols = 4;      // channels per P.V register block
 constexpr int kPv8Cols = 2;     // int8 P.V: channels per register block (float sums held too)
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-
-inline uint32_t load_u32(const void* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
-int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 // The backend's packed form of a block of n keys: the Q.K^T corrections, and V in key pairs
 // (bf16) or quads (int8), zero-padded to whole pairs/quads.
@@ -116,14 +112,6 @@ int64_t work_keys(const AttnParams& p, int64_t n) {
   return round_up(p.variant == Variant::Unfused ? std::max<int64_t>(n, 1) : p.tile.kv, 4);
 }
 
-// One block of up to 64 rows of a query tile.
-struct RowBlock {
-  int64_t row0 = 0;  // first row (within the head)
-  int rows = 0;
-  int groups = 0;    // ceil(rows / 16)
-  const int8_t* q8 = nullptr;
-  const float* q_scale = nullptr;
-};
 
 // Q as u8 (q8 + 128 = q8 ^ 0x80) in [D/4][64][4]: 4-byte words transposed; padding rows are
 // q8 = 0 (so their scores are 0, finite, and never written out).
@@ -445,31 +433,6 @@ void pv_tile(const AttnParams& p, const KvBlock& kv, const PackedKv& pk, int64_t
   }
 }
 
-// The block's state: zero (m = -inf) or, for the fused variant in ring mode, what st holds.
-void load_state(const RowBlock& b, int d, const RowState& st, bool from_st, const Work& w) {
-  std::fill(w.ot, w.ot + static_cast<std::size_t>(d) * kBlockRows, 0.0f);
-  for (int r = 0; r < kBlockRows; ++r) {
-    w.m[r] = kNegInf;
-    w.l[r] = 0.0f;
-  }
-  if (!from_st) return;
-  for (int r = 0; r < b.rows; ++r) {
-    w.m[r] = st.m[r];
-    w.l[r] = st.l[r];
-    for (int x = 0; x < d; ++x) w.ot[static_cast<std::size_t>(x) * kBlockRows + r] = st.acc[static_cast<int64_t>(r) * d + x];
-  }
-}
-
-void store_state(const RowBlock& b, int d, const Work& w, const RowState& st) {
-  for (int r = 0; r < b.rows; ++r) {
-    if (st.m != w.m) {
-      st.m[r] = w.m[r];
-      st.l[r] = w.l[r];
-    }
-    for (int x = 0; x < d; ++x) st.acc[static_cast<int64_t>(r) * d + x] = w.ot[static_cast<std::size_t>(x) * kBlockRows + r];
-  }
-}
-
 // In-register transpose of a 16 x 16 int32 block: x[i][j] -> x[j][i] (unpack 32, unpack 64,
 // then two rounds of 128-bit lane shuffles: 64 shuffles).
 inline void transpose16(__m512i x[16]) {
@@ -509,141 +472,54 @@ void transpose_out(const int32_t* raw, int rows, int nc, int32_t* s, int64_t lds
     for (int c = c0; c < nc; ++c) s[static_cast<int64_t>(r) * lds + c] = raw[c * kBlockRows + r];
 }
 
-inline void lap(uint64_t& counter, uint64_t& t) {
-  const uint64_t now = cycle_now();
-  counter += now - t;
-  t = now;
-}
+// The microkernel set of the shared schedule (kernels/common/schedule.hpp).
+struct Kernels {
+  static constexpr int kBlockRows = miniattn::kBlockRows;
+  static constexpr int kLanes = 16;
+  static constexpr bool kLaneGroups = true;
+  using Work = miniattn::Work;
+  using Packed = PackedKv;
+  using Consts = FexpaTable;
 
-template <int M, PvPrecision PV, Exp2Kind E>
-void block_fused(const AttnParams& p, const RowBlock& b, const KvBlock& kv, const PackedKv& pk,
-                 int64_t end, const Work& w, const FexpaTable& tab, TileCycles& cyc) {
-  for (int64_t j0 = kv.key0; j0 < end; j0 += p.tile.kv) {
-    const int nc = static_cast<int>(std::min<int64_t>(p.tile.kv, end - j0));
-    uint64_t t = cycle_now();
-    qk_range<M, false>(p, b, kv, pk, j0, nc, w);
-    lap(cyc.qk, t);
-    tile_max<M>(w);
-    softmax_tile<M, PV, E, false>(w, j0, nc, tab);
-    rescale<M>(w, p.d);
-    lap(cyc.softmax, t);
-    pv_tile<M, PV>(p, kv, pk, j0 - kv.key0, nc, w);
-    lap(cyc.pv, t);
+  static void pack_q(const RowBlock& b, int d, const AttnParams& p, const Work& w) { miniattn::pack_q(b, d, p, w); }
+  template <int M, bool Raw>
+  static void qk_range(const AttnParams& p, const RowBlock& b, const KvBlock& kv, const PackedKv& pk, int64_t j0,
+                       int nc, const Work& w) {
+    miniattn::qk_range<M, Raw>(p, b, kv, pk, j0, nc, w);
   }
-}
-
-template <int M, PvPrecision PV, Exp2Kind E>
-void block_two_pass(const AttnParams& p, const RowBlock& b, const KvBlock& kv, const PackedKv& pk,
-                    int64_t end, const Work& w, const FexpaTable& tab, TileCycles& cyc) {
-  // Pass 1: the exact row maximum.
-  for (int64_t j0 = kv.key0; j0 < end; j0 += p.tile.kv) {
-    const int nc = static_cast<int>(std::min<int64_t>(p.tile.kv, end - j0));
-    uint64_t t = cycle_now();
-    qk_range<M, false>(p, b, kv, pk, j0, nc, w);
-    lap(cyc.qk, t);
-    tile_max<M>(w);
-    for (int r = 0; r < kBlockRows; ++r) w.m[r] = std::max(w.m[r], w.mt[r]);
-    lap(cyc.softmax, t);
+  template <int M>
+  static void tile_max(const Work& w) { miniattn::tile_max<M>(w); }
+  template <int M, PvPrecision PV, Exp2Kind E, bool KnownMax>
+  static void softmax_tile(const Work& w, int64_t j0, int nc, const FexpaTable& tab) {
+    miniattn::softmax_tile<M, PV, E, KnownMax>(w, j0, nc, tab);
   }
-  // Pass 2: recompute S, P against the final maximum, no rescaling.
-  for (int64_t j0 = kv.key0; j0 < end; j0 += p.tile.kv) {
-    const int nc = static_cast<int>(std::min<int64_t>(p.tile.kv, end - j0));
-    uint64_t t = cycle_now();
-    qk_range<M, false>(p, b, kv, pk, j0, nc, w);
-    lap(cyc.qk, t);
-    tile_max<M>(w);
-    softmax_tile<M, PV, E, true>(w, j0, nc, tab);
-    lap(cyc.softmax, t);
-    pv_tile<M, PV>(p, kv, pk, j0 - kv.key0, nc, w);
-    lap(cyc.pv, t);
+  template <int M>
+  static void rescale(const Work& w, int d) { miniattn::rescale<M>(w, d); }
+  template <int M, PvPrecision PV>
+  static void pv_tile(const AttnParams& p, const KvBlock& kv, const PackedKv& pk, int64_t jrel, int nc,
+                      const Work& w) {
+    miniattn::pv_tile<M, PV>(p, kv, pk, jrel, nc, w);
   }
-}
-
-template <int M, PvPrecision PV, Exp2Kind E>
-void block_unfused(const AttnParams& p, const RowBlock& b, const KvBlock& kv, const PackedKv& pk,
-                   int64_t end, const Work& w, const FexpaTable& tab, TileCycles& cyc) {
-  const int n = static_cast<int>(std::max<int64_t>(end - kv.key0, 0));
-  if (n == 0) return;
-  // 1. S (and t) of every visible key, materialised.
-  uint64_t t = cycle_now();
-  qk_range<M, false>(p, b, kv, pk, kv.key0, n, w);
-  lap(cyc.qk, t);
-  // 2. Softmax over whole rows.
-  tile_max<M>(w);
-  std::copy(w.mt, w.mt + kBlockRows, w.m);
-  softmax_tile<M, PV, E, true>(w, kv.key0, n, tab);
-  lap(cyc.softmax, t);
-  // 3. P.V in chunks of the K/V tile (bounds the int32 sums of the int8 path).
-  for (int j = 0; j < n; j += p.tile.kv) {
-    const int nc = std::min(p.tile.kv, n - j);
-    Work chunk = w;
-    chunk.t = w.t + static_cast<std::size_t>(j) * kBlockRows;
-    chunk.p2 = w.p2 + static_cast<std::size_t>(j) * kBlockRows;
-    chunk.p4 = w.p4 + static_cast<std::size_t>(j) * kBlockRows;
-    chunk.beta = w.beta + ((kv.key0 + j) / kPBlock - kv.key0 / kPBlock) * kBlockRows;
-    pv_tile<M, PV>(p, kv, pk, j, nc, chunk);
+  static void load_state(const RowBlock& b, int d, const RowState& st, bool from_st, const Work& w) {
+    schedule::load_state_transposed<Kernels>(b, d, st, from_st, w);
   }
-  lap(cyc.pv, t);
-}
-
-template <int M, PvPrecision PV, Exp2Kind E>
-void attend_block(const AttnParams& p, const RowBlock& b, const KvBlock& kv, const PackedKv& pk,
-                  const RowState& st, const Work& w, const FexpaTable& tab, TileCycles& cyc) {
-  // Keys any row of the block sees (causal: the last row sees the most).
-  const int64_t end = std::min(kv.key0 + kv.n, p.visible_keys(b.row0 + b.rows - 1));
-  const bool fused = p.variant == Variant::Fused;
-  bool carried = false;
-  if (fused)
-    for (int r = 0; r < b.rows && !carried; ++r) carried = st.m[r] != kNegInf;
-  load_state(b, p.d, st, carried, w);
-  switch (p.variant) {
-    case Variant::Fused: block_fused<M, PV, E>(p, b, kv, pk, end, w, tab, cyc); break;
-    case Variant::TwoPass: block_two_pass<M, PV, E>(p, b, kv, pk, end, w, tab, cyc); break;
-    case Variant::Unfused: block_unfused<M, PV, E>(p, b, kv, pk, end, w, tab, cyc); break;
+  static void store_state(const RowBlock& b, int d, const Work& w, const RowState& st) {
+    schedule::store_state_transposed<Kernels>(b, d, w, st);
   }
-  if (fused) {
-    store_state(b, p.d, w, st);
-  } else {
-    // A complete partial result over this block of keys: merge it into st.
-    const RowState part{w.m, w.l, w.acc};
-    store_state(b, p.d, w, part);
-    merge_row_state(st, part, b.rows, p.d);
+  static int unfused_chunk(const AttnParams& p) { return p.tile.kv; }
+  // w with its P buffers (and int8 P factors) starting at key key0 + j (j a multiple of 4).
+  static Work chunk(const Work& w, int64_t key0, int j) {
+    Work c = w;
+    c.t = w.t + static_cast<std::size_t>(j) * kBlockRows;
+    c.p2 = w.p2 + static_cast<std::size_t>(j) * kBlockRows;
+    c.p4 = w.p4 + static_cast<std::size_t>(j) * kBlockRows;
+    c.beta = w.beta + ((key0 + j) / kPBlock - key0 / kPBlock) * kBlockRows;
+    return c;
   }
-}
-
-template <PvPrecision PV, Exp2Kind E>
-void attend_rows(int groups, const AttnParams& p, const RowBlock& b, const KvBlock& kv,
-                 const PackedKv& pk, const RowState& st, const Work& w, const FexpaTable& tab,
-                 TileCycles& cyc) {
-  switch (groups) {
-    case 1: return attend_block<1, PV, E>(p, b, kv, pk, st, w, tab, cyc);
-    case 2: return attend_block<2, PV, E>(p, b, kv, pk, st, w, tab, cyc);
-    case 3: return attend_block<3, PV, E>(p, b, kv, pk, st, w, tab, cyc);
-    default: return attend_block<4, PV, E>(p, b, kv, pk, st, w, tab, cyc);
+  static void transpose_out(const int32_t* raw, int rows, int nc, int32_t* s, int64_t lds) {
+    miniattn::transpose_out(raw, rows, nc, s, lds);
   }
-}
-
-template <PvPrecision PV>
-void attend_exp2(const AttnParams& p, const RowBlock& b, const KvBlock& kv, const PackedKv& pk,
-                 const RowState& st, const Work& w, const FexpaTable& tab, TileCycles& cyc) {
-  switch (p.exp2) {
-    case Exp2Kind::Accurate: return attend_rows<PV, Exp2Kind::Accurate>(b.groups, p, b, kv, pk, st, w, tab, cyc);
-    case Exp2Kind::Fast: return attend_rows<PV, Exp2Kind::Fast>(b.groups, p, b, kv, pk, st, w, tab, cyc);
-    case Exp2Kind::Fixed: return attend_rows<PV, Exp2Kind::Fixed>(b.groups, p, b, kv, pk, st, w, tab, cyc);
-  }
-}
-
-// Blocks of up to 64 rows of a query tile.
-template <class F>
-void for_each_block(const QTile& q, F&& f) {
-  for (int r0 = 0; r0 < q.rows; r0 += kBlockRows) {
-    RowBlock b;
-    b.row0 = q.row0 + r0;
-    b.rows = std::min(kBlockRows, q.rows - r0);
-    b.groups = (b.rows + 15) / 16;
-    f(b, r0);
-  }
-}
+};
 
 class Avx512Backend final : public Backend {
  public:
@@ -702,44 +578,16 @@ class Avx512Backend final : public Backend {
   bool qk_scores(const AttnParams& p, const QTile& q, const KvBlock& kv, int64_t j_first,
                  int64_t n, int32_t* s, int64_t lds, std::byte* scratch) const override {
     tile::Arena a(scratch);
-    const Work w = carve(a, p.d, work_keys(p, kv.n));
-    const PackedKv pk = packed_view(p, kv);
-    AttnParams nomask = p;
-    nomask.causal = false;
-    for_each_block(q, [&](const RowBlock& b, int r0) {
-      RowBlock bb = b;
-      bb.q8 = q.q8 + static_cast<int64_t>(r0) * p.d;
-      bb.q_scale = q.q_scale + r0;
-      pack_q(bb, p.d, p, w);
-      for (int64_t j0 = 0; j0 < n; j0 += w.ldt) {
-        const int nc = static_cast<int>(std::min<int64_t>(w.ldt, n - j0));
-        qk_range<4, true>(nomask, bb, kv, pk, kv.key0 + j_first + j0, nc, w);
-        transpose_out(w.raw, bb.rows, nc, s + static_cast<int64_t>(r0) * lds + j0, lds);
-      }
-    });
+    schedule::scores_tile<Kernels>(p, q, kv, packed_view(p, kv), j_first, n, s, lds,
+                                   carve(a, p.d, work_keys(p, kv.n)));
     return true;
   }
 
   void attend(const AttnParams& p, const QTile& q, const KvBlock& kv, const RowState& st,
               std::byte* scratch, TileCycles& cyc) const override {
-    tile::Arena a(scratch);
-    const Work w = carve(a, p.d, work_keys(p, kv.n));
-    const PackedKv pk = packed_view(p, kv);
     static const FexpaTable tab;
-    for_each_block(q, [&](const RowBlock& b, int r0) {
-      RowBlock bb = b;
-      bb.q8 = q.q8 + static_cast<int64_t>(r0) * p.d;
-      bb.q_scale = q.q_scale + r0;
-      const RowState sub{st.m + r0, st.l + r0, st.acc + static_cast<int64_t>(r0) * p.d};
-      uint64_t t = cycle_now();
-      pack_q(bb, p.d, p, w);
-      lap(cyc.qk, t);
-      switch (p.pv) {
-        case PvPrecision::Fp32: return attend_exp2<PvPrecision::Fp32>(p, bb, kv, pk, sub, w, tab, cyc);
-        case PvPrecision::Bf16: return attend_exp2<PvPrecision::Bf16>(p, bb, kv, pk, sub, w, tab, cyc);
-        case PvPrecision::Int8: return attend_exp2<PvPrecision::Int8>(p, bb, kv, pk, sub, w, tab, cyc);
-      }
-    });
+    tile::Arena a(scratch);
+    schedule::attend_tile<Kernels>(p, q, kv, packed_view(p, kv), st, carve(a, p.d, work_keys(p, kv.n)), tab, cyc);
   }
 
   const KernelStudies* studies() const override { return avx512_studies(); }

@@ -8,9 +8,8 @@
 //         (P as u8 = rint(255 * 2^(s2 - m_b)) against the row's maximum m_b over each block of
 //         kPBlock keys aligned to key 0, V as s8 per channel, int32 sums per block, then one
 //         float multiply-add per element by 2^(m_b - m) / 255 * v_scale[channel]).
-// Variants: fused (online softmax, one pass over K/V tiles), two_pass (pass 1 finds the exact
-// row maximum, pass 2 recomputes S and accumulates without rescaling), unfused (the seed
-// baseline: S for every visible key materialised, then softmax over it, then P.V).
+// The variants are the shared schedule's (kernels/common/schedule.hpp); this file is its
+// microkernel set in plain C++, row-major: S, t and P as [row][key], O as [row][D].
 #include "kernels/portable/portable_backend.hpp"
 
 #include <algorithm>
@@ -19,47 +18,62 @@
 
 #include "kernels/common/exp2.hpp"
 #include "kernels/common/quantize.hpp"
+#include "kernels/common/schedule.hpp"
 #include "kernels/common/tile_math.hpp"
 #include "miniattn/clock.hpp"
 
 namespace miniattn {
 namespace {
 
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+using schedule::kNegInf;
+using schedule::RowBlock;
 
-// Per-thread scratch of one attend call.
+constexpr int kBlockRows = 64;  // rows per block of the schedule
+
+// Per-thread scratch of one attend call: one block of up to 64 rows.
 struct Work {
-  int64_t lds = 0;           // row stride of s, t, p, p8
+  int64_t lds = 0;           // row stride of s, t, p, p8 (keys)
+  int64_t ldt = 0;           // keys a pass holds (= lds)
   int32_t* s = nullptr;      // rows x lds
   float* t = nullptr;        // rows x lds: dequantised scores
   float* p = nullptr;        // rows x lds: probabilities (fp32, bf16 paths)
   uint8_t* p8 = nullptr;     // rows x lds: probabilities (int8 path)
-  int32_t* acc_i = nullptr;  // rows x d: int32 P.V of one tile
+  int32_t* acc_i = nullptr;  // rows x d: int32 P.V of one P block
   int* vis = nullptr;        // rows: visible keys in the current tile or range
   float* tmax = nullptr;     // rows: max of t over visible keys
   float* a = nullptr;        // rows: q_scale * scale * log2 e
   int nb = 0;                // row stride of beta: P blocks a run of lds keys can touch
   float* beta = nullptr;     // rows x nb: int8 path, 2^(block max - m) / 255 per P block
-  RowState block;            // result of two_pass/unfused before the merge
+  int64_t* block = nullptr;  // [2]: the block's first row (within the head) and row count
+  // The block's online-softmax state (the schedule's Work members).
+  float* m = nullptr;        // rows
+  float* l = nullptr;        // rows
+  float* mt = nullptr;       // rows: tile maximum, base 2
+  float* alpha = nullptr;    // rows
+  float* o = nullptr;        // rows x d: O (acc, unnormalised)
+  float* acc = nullptr;      // rows x d: a partial result's O, for the merge
+  int32_t* raw = nullptr;    // unused (qk_scores writes S directly)
 };
 
-Work carve(tile::Arena& arena, int rows, int64_t lds, int d) {
+Work carve(tile::Arena& arena, int64_t lds, int d) {
+  constexpr std::size_t rows = kBlockRows;
   Work w;
-  w.lds = lds;
+  w.lds = w.ldt = lds;
   w.nb = tile::max_p_blocks(lds);
-  const std::size_t n = static_cast<std::size_t>(rows) * static_cast<std::size_t>(lds);
+  const std::size_t n = rows * static_cast<std::size_t>(lds);
   w.s = arena.take<int32_t>(n);
   w.t = arena.take<float>(n);
   w.p = arena.take<float>(n);
   w.p8 = arena.take<uint8_t>(n);
-  w.acc_i = arena.take<int32_t>(static_cast<std::size_t>(rows) * d);
+  w.acc_i = arena.take<int32_t>(rows * d);
   w.vis = arena.take<int>(rows);
   w.tmax = arena.take<float>(rows);
   w.a = arena.take<float>(rows);
-  w.beta = arena.take<float>(static_cast<std::size_t>(rows) * w.nb);
-  w.block.m = arena.take<float>(rows);
-  w.block.l = arena.take<float>(rows);
-  w.block.acc = arena.take<float>(static_cast<std::size_t>(rows) * d);
+  w.beta = arena.take<float>(rows * w.nb);
+  w.block = arena.take<int64_t>(2);
+  for (float** v : {&w.m, &w.l, &w.mt, &w.alpha}) *v = arena.take<float>(rows);
+  w.o = arena.take<float>(rows * d);
+  w.acc = arena.take<float>(rows * d);
   return w;
 }
 
@@ -73,31 +87,12 @@ int32_t dot_i8(const int8_t* a, const int8_t* b, int d) {
   return s;
 }
 
-// S[r][c] = q8[r] . k8[c], c < nc.
-void qk_tile(const QTile& q, const int8_t* k8, int nc, int d, int32_t* s, int64_t lds) {
-  for (int r = 0; r < q.rows; ++r) {
-    const int8_t* qr = q.q8 + static_cast<int64_t>(r) * d;
+// S[r][c] = q8[r] . k8[c], r < rows, c < nc.
+void qk_rows(const int8_t* q8, int rows, const int8_t* k8, int nc, int d, int32_t* s, int64_t lds) {
+  for (int r = 0; r < rows; ++r) {
+    const int8_t* qr = q8 + static_cast<int64_t>(r) * d;
     int32_t* sr = s + r * lds;
     for (int c = 0; c < nc; ++c) sr[c] = dot_i8(qr, k8 + static_cast<int64_t>(c) * d, d);
-  }
-}
-
-// Visible keys of each row in [j0, j0 + nc).
-void visibility(const AttnParams& p, const QTile& q, int64_t j0, int nc, int* vis) {
-  for (int r = 0; r < q.rows; ++r) vis[r] = tile::visible_in_tile(p, q.row0 + r, j0, nc);
-}
-
-// t = float(S) * k_scale over each row's visible keys, and the row maximum of t.
-void dequantise(const Work& w, int rows, const float* ks) {
-  for (int r = 0; r < rows; ++r) {
-    const int32_t* sr = w.s + r * w.lds;
-    float* tr = w.t + r * w.lds;
-    float mx = kNegInf;
-    for (int c = 0; c < w.vis[r]; ++c) {
-      tr[c] = static_cast<float>(sr[c]) * ks[c];
-      mx = std::max(mx, tr[c]);
-    }
-    w.tmax[r] = mx;
   }
 }
 
@@ -160,204 +155,166 @@ float row_probs_int8(const Work& w, int r, int64_t j0, int nc, float m) {
   return sum;
 }
 
-// acc[r] += P[r] . V over keys [jrel, jrel + nc) of the block, P from column pcol of the work
-// buffers. int8: int32 sums per P block, each times its beta; p_key0 is the key of P's column 0
-// (where row_probs_int8 started counting blocks).
-template <PvPrecision PV>
-void pv_tile(const Work& w, int rows, int d, const KvBlock& kv, int64_t jrel, int64_t pcol,
-             int64_t p_key0, float* acc) {
-  for (int r = 0; r < rows; ++r) {
-    const int vis = w.vis[r];
-    if (vis == 0) continue;
-    float* ar = acc + static_cast<int64_t>(r) * d;
-    if constexpr (PV == PvPrecision::Fp32) {
-      const float* pr = w.p + r * w.lds + pcol;
+// The microkernel set of the shared schedule (kernels/common/schedule.hpp).
+struct Kernels {
+  static constexpr int kBlockRows = miniattn::kBlockRows;
+  static constexpr int kLanes = kBlockRows;
+  static constexpr bool kLaneGroups = false;  // row-major: the kernels loop over b.rows
+  using Work = miniattn::Work;
+  struct Packed {};
+  struct Consts {};
+
+  static int rows(const Work& w) { return static_cast<int>(w.block[1]); }
+
+  static void pack_q(const RowBlock& b, int d, const AttnParams& p, const Work& w) {
+    (void)d;
+    w.block[0] = b.row0;
+    w.block[1] = b.rows;
+    for (int r = 0; r < b.rows; ++r) w.a[r] = b.q_scale[r] * p.scale_log2;
+  }
+
+  // S of keys [j0, j0 + nc), then each row's visible keys, t = float(S) * k_scale over them and
+  // its maximum.
+  template <int M, bool Raw>
+  static void qk_range(const AttnParams& p, const RowBlock& b, const KvBlock& kv, const Packed&, int64_t j0,
+                       int nc, const Work& w) {
+    static_assert(!Raw, "portable qk_scores writes S directly");
+    const int64_t jrel = j0 - kv.key0;
+    qk_rows(b.q8, b.rows, kv.k8 + jrel * p.d, nc, p.d, w.s, w.lds);
+    const float* ks = kv.k_scale + jrel;
+    for (int r = 0; r < b.rows; ++r) {
+      const int vis = tile::visible_in_tile(p, b.row0 + r, j0, nc);
+      w.vis[r] = vis;
+      const int32_t* sr = w.s + r * w.lds;
+      float* tr = w.t + r * w.lds;
+      float mx = kNegInf;
       for (int c = 0; c < vis; ++c) {
-        const float* vr = kv.v + (jrel + c) * d;
-        const float pc = pr[c];
-        for (int x = 0; x < d; ++x) ar[x] += pc * vr[x];
+        tr[c] = static_cast<float>(sr[c]) * ks[c];
+        mx = std::max(mx, tr[c]);
       }
-    } else if constexpr (PV == PvPrecision::Bf16) {
-      const float* pr = w.p + r * w.lds + pcol;
-      for (int c = 0; c < vis; ++c) {
-        const uint16_t* vr = kv.v_bf16 + (jrel + c) * d;
-        const float pc = pr[c];
-        for (int x = 0; x < d; ++x) ar[x] += pc * quant::bf16_to_float(vr[x]);
-      }
-    } else {
-      const uint8_t* pr = w.p8 + r * w.lds + pcol;
-      int32_t* ai = w.acc_i + static_cast<int64_t>(r) * d;
-      const int64_t j0 = kv.key0 + jrel;
-      const int bfirst = static_cast<int>(j0 / kPBlock - p_key0 / kPBlock);
-      tile::for_each_p_block(j0, vis, [&](int c0, int c1, int b) {
-        std::fill(ai, ai + d, 0);
-        for (int c = c0; c < c1; ++c) {
-          const int8_t* vr = kv.v8 + (jrel + c) * d;
-          const int32_t pc = pr[c];
-          for (int x = 0; x < d; ++x) ai[x] += pc * static_cast<int32_t>(vr[x]);
+      w.tmax[r] = mx;
+    }
+  }
+
+  template <int M>
+  static void tile_max(const Work& w) {
+    for (int r = 0; r < rows(w); ++r) w.mt[r] = w.vis[r] > 0 ? w.a[r] * w.tmax[r] : kNegInf;
+    for (int r = rows(w); r < kBlockRows; ++r) w.mt[r] = kNegInf;
+  }
+
+  // Online: m = max(m, mt), alpha = 2^(m_old - m) (0 from -inf), l = l * alpha + sum(P), with
+  // P against the new maximum (int8: each P block's own, weighed by its beta). KnownMax: m is
+  // final, rows that see no key of the tile are skipped, l += sum(P).
+  template <int M, PvPrecision PV, Exp2Kind E, bool KnownMax>
+  static void softmax_tile(const Work& w, int64_t j0, int nc, const Consts&) {
+    for (int r = 0; r < rows(w); ++r) {
+      w.alpha[r] = 1.0f;
+      if constexpr (KnownMax) {
+        if (w.vis[r] == 0) continue;
+        if constexpr (PV == PvPrecision::Int8) w.l[r] += row_probs_int8<E>(w, r, j0, nc, w.m[r]);
+        else w.l[r] += row_probs<PV, E>(w, r, nc, w.m[r]);
+      } else {
+        const float m_old = w.m[r];
+        const float m_tile = w.mt[r];
+        const float m_new = std::max(m_old, m_tile);
+        if (m_new == kNegInf) continue;  // nothing seen yet; vis == 0 keeps it out of P.V
+        const float alpha = m_old == kNegInf ? 0.0f : exp2::exp2_accurate(m_old - m_new);
+        float sum;
+        if constexpr (PV == PvPrecision::Int8) {
+          sum = m_tile == kNegInf ? 0.0f : row_probs_int8<E>(w, r, j0, nc, m_new);
+        } else {
+          sum = row_probs<PV, E>(w, r, nc, m_new);
         }
-        const float beta = w.beta[static_cast<int64_t>(r) * w.nb + bfirst + b];
-        for (int x = 0; x < d; ++x) ar[x] += static_cast<float>(ai[x]) * (beta * kv.v_scale[x]);
-      });
+        w.l[r] = w.l[r] * alpha + sum;
+        w.m[r] = m_new;
+        w.alpha[r] = alpha;
+      }
     }
   }
-}
 
-void row_multipliers(const AttnParams& p, const QTile& q, float* a) {
-  for (int r = 0; r < q.rows; ++r) a[r] = q.q_scale[r] * p.scale_log2;
-}
+  template <int M>
+  static void rescale(const Work& w, int d) {
+    for (int r = 0; r < rows(w); ++r) {
+      const float alpha = w.alpha[r];
+      if (alpha == 1.0f) continue;
+      float* orow = w.o + static_cast<int64_t>(r) * d;
+      for (int x = 0; x < d; ++x) orow[x] *= alpha;
+    }
+  }
 
-// S of keys [j0, j0 + nc) (timed as qk_gemm), then each row's visible keys, the dequantised
-// scores t and their row maximum (timed as softmax).
-void score_tile(const AttnParams& p, const QTile& q, const KvBlock& kv, int64_t j0, int nc,
-                const Work& w, TileCycles& cyc) {
-  const int64_t jrel = j0 - kv.key0;
-  const uint64_t c0 = cycle_now();
-  qk_tile(q, kv.k8 + jrel * p.d, nc, p.d, w.s, w.lds);
-  const uint64_t c1 = cycle_now();
-  visibility(p, q, j0, nc, w.vis);
-  dequantise(w, q.rows, kv.k_scale + jrel);
-  cyc.qk += c1 - c0;
-  cyc.softmax += cycle_now() - c1;
-}
-
-// Adds the time since *t to a phase counter and restarts the clock.
-inline void lap(uint64_t& counter, uint64_t& t) {
-  const uint64_t now = cycle_now();
-  counter += now - t;
-  t = now;
-}
-
-template <PvPrecision PV, Exp2Kind E>
-void attend_fused(const AttnParams& p, const QTile& q, const KvBlock& kv, const RowState& st,
-                  const Work& w, TileCycles& cyc) {
-  const int d = p.d;
-  const int64_t end = tile::kv_end(p, q, kv);
-  row_multipliers(p, q, w.a);
-  for (int64_t j0 = kv.key0; j0 < end; j0 += p.tile.kv) {
-    const int nc = static_cast<int>(std::min<int64_t>(p.tile.kv, end - j0));
-    score_tile(p, q, kv, j0, nc, w, cyc);
-    uint64_t t = cycle_now();
-    for (int r = 0; r < q.rows; ++r) {
-      const float m_old = st.m[r];
-      const float m_tile = w.vis[r] > 0 ? w.a[r] * w.tmax[r] : kNegInf;
-      const float m_new = std::max(m_old, m_tile);
-      if (m_new == kNegInf) continue;  // nothing seen yet; w.vis[r] == 0 keeps it out of P.V
-      const float alpha = m_old == kNegInf ? 0.0f : exp2::exp2_accurate(m_old - m_new);
-      float sum;
-      if constexpr (PV == PvPrecision::Int8) {
-        sum = m_tile == kNegInf ? 0.0f : row_probs_int8<E>(w, r, j0, nc, m_new);
+  // O[r] += P[r] . V over keys [jrel, jrel + nc) of kv (P from column 0 of w). int8: int32 sums
+  // per P block, each times its beta (w's betas start at the block of key kv.key0 + jrel).
+  template <int M, PvPrecision PV>
+  static void pv_tile(const AttnParams& p, const KvBlock& kv, const Packed&, int64_t jrel, int nc,
+                      const Work& w) {
+    const int d = p.d;
+    const int64_t j0 = kv.key0 + jrel;
+    for (int r = 0; r < rows(w); ++r) {
+      const int vis = tile::visible_in_tile(p, w.block[0] + r, j0, nc);
+      if (vis == 0) continue;
+      float* ar = w.o + static_cast<int64_t>(r) * d;
+      if constexpr (PV == PvPrecision::Fp32) {
+        const float* pr = w.p + r * w.lds;
+        for (int c = 0; c < vis; ++c) {
+          const float* vr = kv.v + (jrel + c) * d;
+          const float pc = pr[c];
+          for (int x = 0; x < d; ++x) ar[x] += pc * vr[x];
+        }
+      } else if constexpr (PV == PvPrecision::Bf16) {
+        const float* pr = w.p + r * w.lds;
+        for (int c = 0; c < vis; ++c) {
+          const uint16_t* vr = kv.v_bf16 + (jrel + c) * d;
+          const float pc = pr[c];
+          for (int x = 0; x < d; ++x) ar[x] += pc * quant::bf16_to_float(vr[x]);
+        }
       } else {
-        sum = row_probs<PV, E>(w, r, nc, m_new);
-      }
-      st.l[r] = st.l[r] * alpha + sum;
-      st.m[r] = m_new;
-      if (alpha != 1.0f) {
-        float* ar = st.acc + static_cast<int64_t>(r) * d;
-        for (int x = 0; x < d; ++x) ar[x] *= alpha;
-      }
-    }
-    lap(cyc.softmax, t);
-    pv_tile<PV>(w, q.rows, d, kv, j0 - kv.key0, 0, j0, st.acc);
-    lap(cyc.pv, t);
-  }
-}
-
-template <PvPrecision PV, Exp2Kind E>
-void attend_two_pass(const AttnParams& p, const QTile& q, const KvBlock& kv, const RowState& st,
-                     const Work& w, TileCycles& cyc) {
-  const int d = p.d;
-  const int64_t end = tile::kv_end(p, q, kv);
-  const RowState& b = w.block;
-  reset_row_state(b, q.rows, d);
-  row_multipliers(p, q, w.a);
-
-  // Pass 1: the exact row maximum over every visible key.
-  for (int64_t j0 = kv.key0; j0 < end; j0 += p.tile.kv) {
-    const int nc = static_cast<int>(std::min<int64_t>(p.tile.kv, end - j0));
-    score_tile(p, q, kv, j0, nc, w, cyc);
-    uint64_t t = cycle_now();
-    for (int r = 0; r < q.rows; ++r)
-      if (w.vis[r] > 0) b.m[r] = std::max(b.m[r], w.a[r] * w.tmax[r]);
-    lap(cyc.softmax, t);
-  }
-
-  // Pass 2: recompute S; P against the final maximum, no rescaling.
-  for (int64_t j0 = kv.key0; j0 < end; j0 += p.tile.kv) {
-    const int nc = static_cast<int>(std::min<int64_t>(p.tile.kv, end - j0));
-    score_tile(p, q, kv, j0, nc, w, cyc);
-    uint64_t t = cycle_now();
-    for (int r = 0; r < q.rows; ++r) {
-      if (w.vis[r] == 0) continue;
-      if constexpr (PV == PvPrecision::Int8) {
-        b.l[r] += row_probs_int8<E>(w, r, j0, nc, b.m[r]);
-      } else {
-        b.l[r] += row_probs<PV, E>(w, r, nc, b.m[r]);
+        const uint8_t* pr = w.p8 + r * w.lds;
+        int32_t* ai = w.acc_i + static_cast<int64_t>(r) * d;
+        tile::for_each_p_block(j0, vis, [&](int c0, int c1, int b) {
+          std::fill(ai, ai + d, 0);
+          for (int c = c0; c < c1; ++c) {
+            const int8_t* vr = kv.v8 + (jrel + c) * d;
+            const int32_t pc = pr[c];
+            for (int x = 0; x < d; ++x) ai[x] += pc * static_cast<int32_t>(vr[x]);
+          }
+          const float beta = w.beta[static_cast<int64_t>(r) * w.nb + b];
+          for (int x = 0; x < d; ++x) ar[x] += static_cast<float>(ai[x]) * (beta * kv.v_scale[x]);
+        });
       }
     }
-    lap(cyc.softmax, t);
-    pv_tile<PV>(w, q.rows, d, kv, j0 - kv.key0, 0, j0, b.acc);
-    lap(cyc.pv, t);
   }
-  merge_row_state(st, b, q.rows, d);
-}
 
-template <PvPrecision PV, Exp2Kind E>
-void attend_unfused(const AttnParams& p, const QTile& q, const KvBlock& kv, const RowState& st,
-                    const Work& w, TileCycles& cyc) {
-  const int d = p.d;
-  const int n = static_cast<int>(std::max<int64_t>(tile::kv_end(p, q, kv) - kv.key0, 0));
-  const RowState& b = w.block;
-  reset_row_state(b, q.rows, d);
-  row_multipliers(p, q, w.a);
-
-  // 1. S for every key any row sees, materialised (with its dequantised copy t).
-  score_tile(p, q, kv, kv.key0, n, w, cyc);
-
-  // 2. Softmax over whole rows: the maximum is known, exp2 and sum.
-  uint64_t t = cycle_now();
-  for (int r = 0; r < q.rows; ++r) {
-    if (w.vis[r] == 0) continue;
-    b.m[r] = w.a[r] * w.tmax[r];
-    if constexpr (PV == PvPrecision::Int8) {
-      b.l[r] = row_probs_int8<E>(w, r, kv.key0, n, b.m[r]);
-    } else {
-      b.l[r] = row_probs<PV, E>(w, r, n, b.m[r]);
+  static void load_state(const RowBlock& b, int d, const RowState& st, bool from_st, const Work& w) {
+    std::fill(w.o, w.o + static_cast<std::size_t>(kBlockRows) * d, 0.0f);
+    for (int r = 0; r < kBlockRows; ++r) {
+      w.m[r] = kNegInf;
+      w.l[r] = 0.0f;
     }
+    if (!from_st) return;
+    std::copy(st.m, st.m + b.rows, w.m);
+    std::copy(st.l, st.l + b.rows, w.l);
+    std::copy(st.acc, st.acc + static_cast<std::size_t>(b.rows) * d, w.o);
   }
-  lap(cyc.softmax, t);
 
-  // 3. P.V over the materialised P, tile by tile (bounds the int32 sums of the int8 path).
-  for (int64_t j = 0; j < n; j += p.tile.kv) {
-    const int nc = static_cast<int>(std::min<int64_t>(p.tile.kv, n - j));
-    // Visible keys of this slice; the P of hidden keys is already 0, this only trims the loop.
-    for (int r = 0; r < q.rows; ++r)
-      w.vis[r] = tile::visible_in_tile(p, q.row0 + r, kv.key0 + j, nc);
-    pv_tile<PV>(w, q.rows, d, kv, j, j, kv.key0, b.acc);
+  static void store_state(const RowBlock& b, int d, const Work& w, const RowState& st) {
+    if (st.m != w.m) {
+      std::copy(w.m, w.m + b.rows, st.m);
+      std::copy(w.l, w.l + b.rows, st.l);
+    }
+    std::copy(w.o, w.o + static_cast<std::size_t>(b.rows) * d, st.acc);
   }
-  lap(cyc.pv, t);
-  merge_row_state(st, b, q.rows, d);
-}
 
-template <PvPrecision PV, Exp2Kind E>
-void attend_variant(const AttnParams& p, const QTile& q, const KvBlock& kv, const RowState& st,
-                    const Work& w, TileCycles& cyc) {
-  switch (p.variant) {
-    case Variant::Fused: return attend_fused<PV, E>(p, q, kv, st, w, cyc);
-    case Variant::TwoPass: return attend_two_pass<PV, E>(p, q, kv, st, w, cyc);
-    case Variant::Unfused: return attend_unfused<PV, E>(p, q, kv, st, w, cyc);
-  }
-}
+  static int unfused_chunk(const AttnParams& p) { return p.tile.kv; }
 
-template <PvPrecision PV>
-void attend_exp2(const AttnParams& p, const QTile& q, const KvBlock& kv, const RowState& st,
-                 const Work& w, TileCycles& cyc) {
-  switch (p.exp2) {
-    case Exp2Kind::Accurate: return attend_variant<PV, Exp2Kind::Accurate>(p, q, kv, st, w, cyc);
-    case Exp2Kind::Fast: return attend_variant<PV, Exp2Kind::Fast>(p, q, kv, st, w, cyc);
-    case Exp2Kind::Fixed: return attend_variant<PV, Exp2Kind::Fixed>(p, q, kv, st, w, cyc);
+  // w with its P buffers (and int8 P factors) starting at key key0 + j of a P run from key0.
+  static Work chunk(const Work& w, int64_t key0, int j) {
+    Work c = w;
+    c.p = w.p + j;
+    c.p8 = w.p8 + j;
+    c.beta = w.beta + ((key0 + j) / kPBlock - key0 / kPBlock);
+    return c;
   }
-}
+};
 
 // The plain C++ twins of the SIMD backends' studies (no peak: plain C++ has none to claim).
 class PortableStudies final : public KernelStudies {
@@ -411,25 +368,21 @@ class PortableBackend final : public Backend {
 
   std::size_t scratch_bytes(const AttnParams& p, int64_t n) const override {
     tile::Arena arena(nullptr);
-    carve(arena, p.tile.q, scratch_stride(p, n), p.d);
+    carve(arena, scratch_stride(p, n), p.d);
     return arena.used();
   }
 
   bool qk_scores(const AttnParams& p, const QTile& q, const KvBlock& kv, int64_t j0, int64_t n,
                  int32_t* s, int64_t lds, std::byte*) const override {
-    qk_tile(q, kv.k8 + j0 * p.d, static_cast<int>(n), p.d, s, lds);
+    qk_rows(q.q8, q.rows, kv.k8 + j0 * p.d, static_cast<int>(n), p.d, s, lds);
     return true;
   }
 
   void attend(const AttnParams& p, const QTile& q, const KvBlock& kv, const RowState& st,
               std::byte* scratch, TileCycles& cyc) const override {
     tile::Arena arena(scratch);
-    const Work w = carve(arena, q.rows, scratch_stride(p, kv.n), p.d);
-    switch (p.pv) {
-      case PvPrecision::Fp32: return attend_exp2<PvPrecision::Fp32>(p, q, kv, st, w, cyc);
-      case PvPrecision::Bf16: return attend_exp2<PvPrecision::Bf16>(p, q, kv, st, w, cyc);
-      case PvPrecision::Int8: return attend_exp2<PvPrecision::Int8>(p, q, kv, st, w, cyc);
-    }
+    schedule::attend_tile<Kernels>(p, q, kv, Kernels::Packed{}, st, carve(arena, scratch_stride(p, kv.n), p.d),
+                                   Kernels::Consts{}, cyc);
   }
 };
 

@@ -6,7 +6,8 @@
 //          vectorised along each row of the score tile (sve_rows.hpp).
 //   P.V    fp32 fmla; bf16 with bfdot where the CPU has SVE BF16, else bf16 widened to fp32
 //          for fmla; int8 with udot on V + 128 (no mixed-sign dot on A64FX), exact int32 sums.
-// Variants and the row-state logic follow the portable backend step for step.
+// The variants are the shared schedule's (kernels/common/schedule.hpp), in blocks of 64 rows;
+// the row-state logic follows the portable backend step for step.
 #include "kernels/sve/sve_backend.hpp"
 
 #include <arm_sve.h>
@@ -17,6 +18,7 @@
 #include <string>
 
 #include "kernels/common/exp2.hpp"
+#include "kernels/common/schedule.hpp"
 #include "kernels/common/tile_math.hpp"
 #include "kernels/sve/sve_bf16.hpp"
 #include "kernels/sve/sve_kernels.hpp"
@@ -29,12 +31,14 @@ namespace miniattn {
 namespace sve {
 namespace {
 
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+using schedule::kNegInf;
+using schedule::RowBlock;
+constexpr int kBlockRows = 64;  // rows per block of the schedule
 
 // How P.V runs: fp32 fmla, bf16 widened for fmla, bf16 bfdot, int8 udot.
 enum class PvPath { Fp32, Bf16Widen, Bf16Dot, Int8 };
 
-int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+using schedule::round_up;
 
 // Keys per P group of the path's dot product (udot: 4, bfdot: 2, fmla: 1).
 constexpr int group_of(PvPath pv) { return pv == PvPath::Int8 ? 4 : pv == PvPath::Bf16Dot ? 2 : 1; }
@@ -71,7 +75,17 @@ struct Work {
   float* beta = nullptr;    // [P blocks][rows]: int8, 2^(block max - m) / 255 of each P block
   int* bvis = nullptr;      // rows: visible keys of the current P block (int8 P.V)
   int32_t* psum = nullptr;  // rows: sum of the u8 P multiplied (int8 correction)
-  RowState block;           // result of two_pass/unfused before the merge
+  int64_t* pass = nullptr;  // [4]: block's first row and row count; column of key j0 in s
+                            // (off) and in P (the dot paths' lead zeros) of the last scores
+  int chunk_cols = 0;       // unfused P.V: columns of P before the chunk (Kernels::chunk)
+  // The block's online-softmax state (the schedule's Work members).
+  float* m = nullptr;       // rows
+  float* l = nullptr;       // rows
+  float* mt = nullptr;      // rows: tile maximum, base 2
+  float* o = nullptr;       // rows x d: O (acc, unnormalised)
+  float* acc = nullptr;     // rows x d: a partial result's O, for the merge
+  int64_t ldt = 0;          // keys a pass holds
+  int32_t* raw = nullptr;   // unused (qk_scores writes S directly)
 };
 
 // keys: keys of one pass over S (tile.kv, or every key for unfused).
@@ -92,9 +106,13 @@ Work carve(tile::Arena& arena, int rows, int64_t keys, int d, PvPath pv) {
   k.beta = arena.take<float>(r * static_cast<std::size_t>(tile::max_p_blocks(keys)));
   k.bvis = arena.take<int>(r);
   k.psum = arena.take<int32_t>(r);
-  k.block.m = arena.take<float>(r);
-  k.block.l = arena.take<float>(r);
-  k.block.acc = arena.take<float>(r * d);
+  k.pass = arena.take<int64_t>(4);
+  k.m = arena.take<float>(r);
+  k.l = arena.take<float>(r);
+  k.mt = arena.take<float>(r);
+  k.o = arena.take<float>(r * d);
+  k.acc = arena.take<float>(r * d);
+  k.ldt = keys;
   return k;
 }
 
@@ -107,37 +125,6 @@ const int8_t* packed_k(const KvBlock& kv) { return reinterpret_cast<const int8_t
 template <class T>
 const T* packed_v(const AttnParams& p, PvPath pv, const KvBlock& kv) {
   return reinterpret_cast<const T*>(kv.packed + packed_layout(p.d, pv, kv.n).v_offset);
-}
-
-inline void lap(uint64_t& counter, uint64_t& t) {
-  const uint64_t now = cycle_now();
-  counter += now - t;
-  t = now;
-}
-
-void row_multipliers(const AttnParams& p, const QTile& q, float* a) {
-  for (int r = 0; r < q.rows; ++r) a[r] = q.q_scale[r] * p.scale_log2;
-}
-
-// S of keys [j0, j0 + nc) (timed as qk_gemm), then each row's visible keys, t in place and its
-// row maximum (timed as softmax). Returns the column of key j0 in the rows of w.s.
-int score_tile(const AttnParams& p, const QTile& q, const KvBlock& kv, int64_t j0, int nc,
-               const Work& w, TileCycles& cyc) {
-  const int64_t lw = lanes();
-  const int64_t jrel = j0 - kv.key0;
-  const int off = static_cast<int>(jrel % lw);
-  const int strips = static_cast<int>((off + nc + lw - 1) / lw);
-  const uint64_t c0 = cycle_now();
-  qk_rows(q.q8, q.rows, p.d, packed_k(kv) + (jrel - off) * p.d, strips,
-          reinterpret_cast<int32_t*>(w.s), w.lds, strips * lw);
-  const uint64_t c1 = cycle_now();
-  for (int r = 0; r < q.rows; ++r) {
-    w.vis[r] = tile::visible_in_tile(p, q.row0 + r, j0, nc);
-    w.tmax[r] = dequant_row(w.s + r * w.lds + off, kv.k_scale + jrel, w.vis[r]);
-  }
-  cyc.qk += c1 - c0;
-  cyc.softmax += cycle_now() - c1;
-  return off;
 }
 
 // Where row r's P of a pass lives. Dot paths keep `lead` zeros before the first key so that
@@ -224,10 +211,10 @@ void pv_int8_block(const AttnParams& p, const KvBlock& kv, const Work& w, int ro
 
 // acc (= acc * alpha) += P . V over keys [jrel, jrel + vis[r]) of the block, P of key jrel at
 // column pcol of w's rows (fp32 paths: of w.s; dot paths: of p8 / pb, after jrel % group lead
-// zeros). int8: P block by P block; p_key0 is the key of P's column 0 (where the betas start).
+// zeros). int8: P block by P block (w's betas start at the block of key kv.key0 + jrel).
 template <PvPath PV>
-void pv_tile(const AttnParams& p, const KvBlock& kv, const Work& w, int rows, int64_t jrel,
-             int64_t pcol, int64_t p_key0, float* acc, const float* alpha) {
+void pv_path(const AttnParams& p, const KvBlock& kv, const Work& w, int rows, int64_t jrel,
+             int64_t pcol, float* acc, const float* alpha) {
   const int d = p.d;
   const AccMode mode{alpha, false};
   if constexpr (PV == PvPath::Fp32) {
@@ -244,13 +231,11 @@ void pv_tile(const AttnParams& p, const KvBlock& kv, const Work& w, int rows, in
     if constexpr (PV == PvPath::Int8) {
       (void)groups;
       (void)first;
-      const int64_t j0 = kv.key0 + jrel;
-      const int bfirst = static_cast<int>(j0 / kPBlock - p_key0 / kPBlock);
       // Blocks after the first start at multiples of 64 keys: no lead zeros, columns in step.
-      tile::for_each_p_block(j0, nmax, [&](int c0, int c1, int b) {
+      tile::for_each_p_block(kv.key0 + jrel, nmax, [&](int c0, int c1, int b) {
         for (int r = 0; r < rows; ++r) w.bvis[r] = std::clamp(w.vis[r] - c0, 0, c1 - c0);
-        pv_int8_block(p, kv, w, rows, jrel + c0, pcol + c0, w.bvis, w.beta + (bfirst + b) * w.brows,
-                      acc, b == 0 ? mode : AccMode{nullptr, false});
+        pv_int8_block(p, kv, w, rows, jrel + c0, pcol + c0, w.bvis, w.beta + b * w.brows, acc,
+                      b == 0 ? mode : AccMode{nullptr, false});
       });
     } else {
       pv_rows_bf16(w.pb + pcol - lead, w.ldp, packed_v<uint16_t>(p, PV, kv) + first * 2 * d, d,
@@ -265,155 +250,140 @@ int p_column(int64_t jrel, int off) {
   return group_of(PV) == 1 ? off : static_cast<int>(jrel % group_of(PV));
 }
 
-template <PvPath PV, Exp2Kind E>
-void attend_fused(const AttnParams& p, const QTile& q, const KvBlock& kv, const RowState& st,
-                  const Work& w, TileCycles& cyc) {
-  const int64_t end = tile::kv_end(p, q, kv);
-  row_multipliers(p, q, w.a);
-  for (int64_t j0 = kv.key0; j0 < end; j0 += p.tile.kv) {
-    const int nc = static_cast<int>(std::min<int64_t>(p.tile.kv, end - j0));
+// The microkernel set of the shared schedule (kernels/common/schedule.hpp) for one P.V path;
+// row-major like the portable backend's. The rescale by alpha rides on the P.V epilogue (acc *
+// alpha + P.V, alpha = 1 outside the fused variant), so rescale() does nothing.
+template <PvPath Path>
+struct Kernels {
+  static constexpr int kBlockRows = 64;
+  static constexpr int kLanes = kBlockRows;
+  static constexpr bool kLaneGroups = false;
+  using Work = sve::Work;
+  struct Packed {};
+  struct Consts {};
+
+  static int rows(const Work& w) { return static_cast<int>(w.pass[1]); }
+
+  static void pack_q(const RowBlock& b, int d, const AttnParams& p, const Work& w) {
+    (void)d;
+    w.pass[0] = b.row0;
+    w.pass[1] = b.rows;
+    for (int r = 0; r < b.rows; ++r) w.a[r] = b.q_scale[r] * p.scale_log2;
+  }
+
+  // S of keys [j0, j0 + nc) on whole strips of keys, then each row's visible keys, t in place
+  // and its row maximum; the column of key j0 in w.s and in P.
+  template <int M, bool Raw>
+  static void qk_range(const AttnParams& p, const RowBlock& b, const KvBlock& kv, const Packed&, int64_t j0,
+                       int nc, const Work& w) {
+    static_assert(!Raw, "sve qk_scores writes S directly");
+    const int64_t lw = lanes();
     const int64_t jrel = j0 - kv.key0;
-    const int off = score_tile(p, q, kv, j0, nc, w, cyc);
-    const int pcol = p_column<PV>(jrel, off);
-    uint64_t t = cycle_now();
-    for (int r = 0; r < q.rows; ++r) {
-      const PRow x = prow<PV>(w, r, off, pcol, nc);
-      const float m_old = st.m[r];
-      const float m_tile = w.vis[r] > 0 ? w.a[r] * w.tmax[r] : kNegInf;
-      const float m_new = std::max(m_old, m_tile);
+    const int off = static_cast<int>(jrel % lw);
+    const int strips = static_cast<int>((off + nc + lw - 1) / lw);
+    qk_rows(b.q8, b.rows, p.d, packed_k(kv) + (jrel - off) * p.d, strips,
+            reinterpret_cast<int32_t*>(w.s), w.lds, strips * lw);
+    for (int r = 0; r < b.rows; ++r) {
+      w.vis[r] = tile::visible_in_tile(p, b.row0 + r, j0, nc);
+      w.tmax[r] = dequant_row(w.s + r * w.lds + off, kv.k_scale + jrel, w.vis[r]);
+    }
+    w.pass[2] = off;
+    w.pass[3] = group_of(Path) == 1 ? off : static_cast<int>(jrel % group_of(Path));
+  }
+
+  template <int M>
+  static void tile_max(const Work& w) {
+    for (int r = 0; r < rows(w); ++r) w.mt[r] = w.vis[r] > 0 ? w.a[r] * w.tmax[r] : kNegInf;
+    for (int r = rows(w); r < kBlockRows; ++r) w.mt[r] = kNegInf;
+  }
+
+  // As the portable backend's: online m, alpha, l and P (int8: per P block against its own
+  // maximum); KnownMax: m final, rows that see no key of the tile skipped, l += sum(P).
+  template <int M, PvPrecision PV, Exp2Kind E, bool KnownMax>
+  static void softmax_tile(const Work& w, int64_t j0, int nc, const Consts&) {
+    const int off = static_cast<int>(w.pass[2]), pcol = static_cast<int>(w.pass[3]);
+    for (int r = 0; r < rows(w); ++r) {
+      const PRow x = prow<Path>(w, r, off, pcol, nc);
       w.alpha[r] = 1.0f;
-      if (m_new == kNegInf) {  // nothing seen yet: acc stays 0
-        clear_row<PV>(x);
-        continue;
-      }
-      const float alpha = m_old == kNegInf ? 0.0f : exp2::exp2_accurate(m_old - m_new);
-      float sum;
-      if constexpr (PV == PvPath::Int8) {
-        if (m_tile == kNegInf) {
-          clear_row<PV>(x);
-          zero_betas(j0, nc, w.beta + r, w.brows);
-          sum = 0.0f;
-        } else {
-          sum = row_probs_int8<E>(x, w.vis[r], w.a[r], j0, nc, m_new, w.beta + r, w.brows);
+      if constexpr (KnownMax) {
+        if (w.vis[r] == 0) {
+          clear_row<Path>(x);
+          if constexpr (Path == PvPath::Int8) zero_betas(j0, nc, w.beta + r, w.brows);
+          continue;
         }
+        if constexpr (Path == PvPath::Int8)
+          w.l[r] += row_probs_int8<E>(x, w.vis[r], w.a[r], j0, nc, w.m[r], w.beta + r, w.brows);
+        else
+          w.l[r] += row_probs<Path, E>(x, w.vis[r], w.a[r], w.m[r]);
       } else {
-        sum = row_probs<PV, E>(x, w.vis[r], w.a[r], m_new);
-      }
-      st.l[r] = st.l[r] * alpha + sum;
-      st.m[r] = m_new;
-      w.alpha[r] = alpha;
-    }
-    lap(cyc.softmax, t);
-    pv_tile<PV>(p, kv, w, q.rows, jrel, pcol, j0, st.acc, w.alpha);
-    lap(cyc.pv, t);
-  }
-}
-
-template <PvPath PV, Exp2Kind E>
-void attend_two_pass(const AttnParams& p, const QTile& q, const KvBlock& kv, const RowState& st,
-                     const Work& w, TileCycles& cyc) {
-  const int64_t end = tile::kv_end(p, q, kv);
-  const RowState& b = w.block;
-  reset_row_state(b, q.rows, p.d);
-  row_multipliers(p, q, w.a);
-
-  // Pass 1: the exact row maximum over every visible key.
-  for (int64_t j0 = kv.key0; j0 < end; j0 += p.tile.kv) {
-    const int nc = static_cast<int>(std::min<int64_t>(p.tile.kv, end - j0));
-    score_tile(p, q, kv, j0, nc, w, cyc);
-    uint64_t t = cycle_now();
-    for (int r = 0; r < q.rows; ++r)
-      if (w.vis[r] > 0) b.m[r] = std::max(b.m[r], w.a[r] * w.tmax[r]);
-    lap(cyc.softmax, t);
-  }
-
-  // Pass 2: recompute S; P against the final maximum, no rescaling.
-  for (int64_t j0 = kv.key0; j0 < end; j0 += p.tile.kv) {
-    const int nc = static_cast<int>(std::min<int64_t>(p.tile.kv, end - j0));
-    const int64_t jrel = j0 - kv.key0;
-    const int off = score_tile(p, q, kv, j0, nc, w, cyc);
-    const int pcol = p_column<PV>(jrel, off);
-    uint64_t t = cycle_now();
-    for (int r = 0; r < q.rows; ++r) {
-      const PRow x = prow<PV>(w, r, off, pcol, nc);
-      if (w.vis[r] == 0) {
-        clear_row<PV>(x);
-        if constexpr (PV == PvPath::Int8) zero_betas(j0, nc, w.beta + r, w.brows);
-        continue;
-      }
-      if constexpr (PV == PvPath::Int8) {
-        b.l[r] += row_probs_int8<E>(x, w.vis[r], w.a[r], j0, nc, b.m[r], w.beta + r, w.brows);
-      } else {
-        b.l[r] += row_probs<PV, E>(x, w.vis[r], w.a[r], b.m[r]);
+        const float m_old = w.m[r];
+        const float m_tile = w.mt[r];
+        const float m_new = std::max(m_old, m_tile);
+        if (m_new == kNegInf) {  // nothing seen yet: acc stays 0
+          clear_row<Path>(x);
+          continue;
+        }
+        const float alpha = m_old == kNegInf ? 0.0f : exp2::exp2_accurate(m_old - m_new);
+        float sum;
+        if constexpr (Path == PvPath::Int8) {
+          if (m_tile == kNegInf) {
+            clear_row<Path>(x);
+            zero_betas(j0, nc, w.beta + r, w.brows);
+            sum = 0.0f;
+          } else {
+            sum = row_probs_int8<E>(x, w.vis[r], w.a[r], j0, nc, m_new, w.beta + r, w.brows);
+          }
+        } else {
+          sum = row_probs<Path, E>(x, w.vis[r], w.a[r], m_new);
+        }
+        w.l[r] = w.l[r] * alpha + sum;
+        w.m[r] = m_new;
+        w.alpha[r] = alpha;
       }
     }
-    lap(cyc.softmax, t);
-    pv_tile<PV>(p, kv, w, q.rows, jrel, pcol, j0, b.acc, nullptr);
-    lap(cyc.pv, t);
   }
-  merge_row_state(st, b, q.rows, p.d);
-}
 
-template <PvPath PV, Exp2Kind E>
-void attend_unfused(const AttnParams& p, const QTile& q, const KvBlock& kv, const RowState& st,
-                    const Work& w, TileCycles& cyc) {
-  const int n = static_cast<int>(std::max<int64_t>(tile::kv_end(p, q, kv) - kv.key0, 0));
-  const RowState& b = w.block;
-  reset_row_state(b, q.rows, p.d);
-  row_multipliers(p, q, w.a);
+  template <int M>
+  static void rescale(const Work&, int) {}
 
-  // 1. S for every key any row sees, materialised (t in place); it starts at column 0.
-  score_tile(p, q, kv, kv.key0, n, w, cyc);
+  template <int M, PvPrecision PV>
+  static void pv_tile(const AttnParams& p, const KvBlock& kv, const Packed&, int64_t jrel, int nc,
+                      const Work& w) {
+    for (int r = 0; r < rows(w); ++r) w.vis[r] = tile::visible_in_tile(p, w.pass[0] + r, kv.key0 + jrel, nc);
+    pv_path<Path>(p, kv, w, rows(w), jrel, w.pass[3] + w.chunk_cols, w.o, w.alpha);
+  }
 
-  // 2. Softmax over whole rows: the maximum is known, exp2 and sum.
-  uint64_t t = cycle_now();
-  for (int r = 0; r < q.rows; ++r) {
-    const PRow x = prow<PV>(w, r, 0, 0, n);
-    if (w.vis[r] == 0) {
-      clear_row<PV>(x);
-      if constexpr (PV == PvPath::Int8) zero_betas(kv.key0, n, w.beta + r, w.brows);
-      continue;
+  static void load_state(const RowBlock& b, int d, const RowState& st, bool from_st, const Work& w) {
+    std::fill(w.o, w.o + static_cast<std::size_t>(kBlockRows) * d, 0.0f);
+    for (int r = 0; r < kBlockRows; ++r) {
+      w.m[r] = kNegInf;
+      w.l[r] = 0.0f;
     }
-    b.m[r] = w.a[r] * w.tmax[r];
-    if constexpr (PV == PvPath::Int8) {
-      b.l[r] = row_probs_int8<E>(x, w.vis[r], w.a[r], kv.key0, n, b.m[r], w.beta + r, w.brows);
-    } else {
-      b.l[r] = row_probs<PV, E>(x, w.vis[r], w.a[r], b.m[r]);
+    if (!from_st) return;
+    std::copy(st.m, st.m + b.rows, w.m);
+    std::copy(st.l, st.l + b.rows, w.l);
+    std::copy(st.acc, st.acc + static_cast<std::size_t>(b.rows) * d, w.o);
+  }
+
+  static void store_state(const RowBlock& b, int d, const Work& w, const RowState& st) {
+    if (st.m != w.m) {
+      std::copy(w.m, w.m + b.rows, st.m);
+      std::copy(w.l, w.l + b.rows, st.l);
     }
+    std::copy(w.o, w.o + static_cast<std::size_t>(b.rows) * d, st.acc);
   }
-  lap(cyc.softmax, t);
 
-  // 3. P.V over the materialised P in slices of whole groups (bounds the int32 sums).
-  const int64_t slice = round_up(p.tile.kv, 4);
-  for (int64_t j = 0; j < n; j += slice) {
-    const int nc = static_cast<int>(std::min<int64_t>(slice, n - j));
-    for (int r = 0; r < q.rows; ++r)
-      w.vis[r] = tile::visible_in_tile(p, q.row0 + r, kv.key0 + j, nc);
-    pv_tile<PV>(p, kv, w, q.rows, j, j, kv.key0, b.acc, nullptr);
-  }
-  lap(cyc.pv, t);
-  merge_row_state(st, b, q.rows, p.d);
-}
+  // P.V slices of whole dot groups: a slice that starts inside a group would count the keys
+  // before it again.
+  static int unfused_chunk(const AttnParams& p) { return static_cast<int>(round_up(p.tile.kv, 4)); }
 
-template <PvPath PV, Exp2Kind E>
-void attend_variant(const AttnParams& p, const QTile& q, const KvBlock& kv, const RowState& st,
-                    const Work& w, TileCycles& cyc) {
-  switch (p.variant) {
-    case Variant::Fused: return attend_fused<PV, E>(p, q, kv, st, w, cyc);
-    case Variant::TwoPass: return attend_two_pass<PV, E>(p, q, kv, st, w, cyc);
-    case Variant::Unfused: return attend_unfused<PV, E>(p, q, kv, st, w, cyc);
+  static Work chunk(const Work& w, int64_t key0, int j) {
+    Work c = w;
+    c.chunk_cols = j;
+    c.beta = w.beta + ((key0 + j) / kPBlock - key0 / kPBlock) * w.brows;
+    return c;
   }
-}
-
-template <PvPath PV>
-void attend_exp2(const AttnParams& p, const QTile& q, const KvBlock& kv, const RowState& st,
-                 const Work& w, TileCycles& cyc) {
-  switch (p.exp2) {
-    case Exp2Kind::Accurate: return attend_variant<PV, Exp2Kind::Accurate>(p, q, kv, st, w, cyc);
-    case Exp2Kind::Fast: return attend_variant<PV, Exp2Kind::Fast>(p, q, kv, st, w, cyc);
-    case Exp2Kind::Fixed: return attend_variant<PV, Exp2Kind::Fixed>(p, q, kv, st, w, cyc);
-  }
-}
+};
 
 class SveBackend final : public Backend {
  public:
@@ -483,7 +453,7 @@ class SveBackend final : public Backend {
 
   std::size_t scratch_bytes(const AttnParams& p, int64_t n) const override {
     tile::Arena arena(nullptr);
-    carve(arena, p.tile.q, pass_keys(p, n), p.d, path(p));
+    carve(arena, kBlockRows, pass_keys(p, n), p.d, path(p));
     return arena.used();
   }
 
@@ -498,16 +468,23 @@ class SveBackend final : public Backend {
   void attend(const AttnParams& p, const QTile& q, const KvBlock& kv, const RowState& st,
               std::byte* scratch, TileCycles& cyc) const override {
     tile::Arena arena(scratch);
-    const Work w = carve(arena, q.rows, pass_keys(p, kv.n), p.d, path(p));
+    const Work w = carve(arena, kBlockRows, pass_keys(p, kv.n), p.d, path(p));
     switch (path(p)) {
-      case PvPath::Fp32: return attend_exp2<PvPath::Fp32>(p, q, kv, st, w, cyc);
-      case PvPath::Bf16Widen: return attend_exp2<PvPath::Bf16Widen>(p, q, kv, st, w, cyc);
-      case PvPath::Bf16Dot: return attend_exp2<PvPath::Bf16Dot>(p, q, kv, st, w, cyc);
-      case PvPath::Int8: return attend_exp2<PvPath::Int8>(p, q, kv, st, w, cyc);
+      case PvPath::Fp32: return run<PvPath::Fp32, PvPrecision::Fp32>(p, q, kv, st, w, cyc);
+      case PvPath::Bf16Widen: return run<PvPath::Bf16Widen, PvPrecision::Bf16>(p, q, kv, st, w, cyc);
+      case PvPath::Bf16Dot: return run<PvPath::Bf16Dot, PvPrecision::Bf16>(p, q, kv, st, w, cyc);
+      case PvPath::Int8: return run<PvPath::Int8, PvPrecision::Int8>(p, q, kv, st, w, cyc);
     }
   }
 
  private:
+  template <PvPath Path, PvPrecision PV>
+  static void run(const AttnParams& p, const QTile& q, const KvBlock& kv, const RowState& st, const Work& w,
+                  TileCycles& cyc) {
+    using K = Kernels<Path>;
+    schedule::attend_tile_pv<K, PV>(p, q, kv, typename K::Packed{}, st, w, typename K::Consts{}, cyc);
+  }
+
   PvPath path(const AttnParams& p) const {
     switch (p.pv) {
       case PvPrecision::Bf16: return bf16_dot_ ? PvPath::Bf16Dot : PvPath::Bf16Widen;

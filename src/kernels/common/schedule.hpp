@@ -1,23 +1,36 @@
-// The ISA-free driver of the "rows in lanes" CPU kernels (avx512, avx2). A query tile is cut
-// into blocks of K::kBlockRows rows; each block keeps its online-softmax state transposed in the
-// backend's Work (O^T as [D][kBlockRows] floats, m and l per row), runs the fused, two_pass or
-// unfused schedule over the keys of one K/V block with the backend's kernels, and hands the
-// state back to the caller's RowState (or merges its partial result into it).
+// The FlashAttention schedule of every CPU backend, written once: a query tile is cut into blocks
+// of K::kBlockRows rows; each block runs the fused, two_pass or unfused variant over the keys of
+// one K/V block (K/V tile loop, online-softmax state and rescaling, causal tile skipping through
+// the keys a block's last row sees, ragged tails) with the backend's microkernels, and hands its
+// state back to the caller's RowState, or merges its partial result into it (two_pass, unfused;
+// the block merge ring mode also uses). GQA reuse is the executor's: one packed K/V block serves
+// every query head of its group.
 //
-// K is the backend's kernel set: a struct with
-//   kBlockRows, kLanes                     rows per block, rows per vector register
-//   Work, Packed, Consts                   per-thread scratch view, packed K/V view, constants
-//   pack_q(RowBlock, d, p, Work)           Q of the block in the kernels' layout, w.a
-//   qk_range<M, Raw>(p, b, kv, pk, j0, nc, w)  scores of keys [j0, j0 + nc): t and tmax (or raw)
-//   tile_max<M>(w)                         mt = a * tmax (-inf where no key was seen)
+// K is the backend's microkernel set, a struct with
+//   kBlockRows, kLanes         rows per block, and per lane group (vector of rows); blocks of
+//                              four lane groups dispatch M = 1..4 at compile time when
+//                              kLaneGroups, else M = 1 (row-major kernels read b.rows)
+//   Work, Packed, Consts       per-thread scratch view, packed K/V view, constants (exp2 tables)
+//   pack_q(RowBlock, d, p, Work)                 Q of the block in the kernels' layout, w.a
+//   qk_range<M, Raw>(p, b, kv, pk, j0, nc, w)    Q.K^T of keys [j0, j0 + nc): t (dequantised
+//                                                scores, -inf where masked) and its maxima over
+//                                                the tile (tmax) and P blocks (or raw int32)
+//   tile_max<M>(w)                               mt = a * tmax (-inf where no key was seen)
 //   softmax_tile<M, PV, E, KnownMax>(w, j0, nc, consts)  P of keys [j0, j0 + nc), l, alpha
-//                                          (and the P blocks' beta for int8)
-//   rescale<M>(w, d)                       O^T *= alpha
-//   pv_tile<M, PV>(p, kv, pk, jrel, nc, w) O^T += P . V
-//   chunk(w, key0, j) -> Work              w with its P buffers (and int8 P block factors)
-//                                          starting at key key0 + j of a P run from key0 (unfused)
-//   transpose_out(raw, rows, nc, s, lds)   S^T -> S (qk_scores)
-// and Work with the members ot, acc, m, l, mt, ldt. M is the number of lane groups in use.
+//                                                (and the int8 P blocks' beta); online unless
+//                                                KnownMax (m final, alpha = 1)
+//   rescale<M>(w, d)                             O *= alpha where a row's maximum moved
+//   pv_tile<M, PV>(p, kv, pk, jrel, nc, w)       O += P . V for keys [jrel, jrel + nc) of kv
+//   chunk(w, key0, j) -> Work                    w with its P buffers (and int8 P factors)
+//                                                starting at key key0 + j of a P run from key0
+//   unfused_chunk(p) -> int                      keys per P.V chunk of the unfused variant
+//   load_state(b, d, st, from_st, w)             the block's m, l, O: zero, or st's (fused in
+//                                                ring mode: a state carried between K/V blocks)
+//   store_state(b, d, w, st)                     m, l (unless st holds w's arrays) and O to st
+//   transpose_out(raw, rows, nc, s, lds)         raw scores in the kernels' layout -> S
+// and Work with the per-row members m, l, mt (kBlockRows each), acc (kBlockRows x D, a partial
+// result's O row-major) and ldt (keys its score buffers hold). M is the number of lane groups
+// in use.
 //
 // Everything here sits in an unnamed namespace: the backends compile it with their own ISA
 // flags, and no out-of-line copy may be shared between them (or with the portable code).
@@ -32,7 +45,7 @@
 #include "miniattn/clock.hpp"
 #include "miniattn/kernel.hpp"
 
-namespace miniattn::lanes {
+namespace miniattn::schedule {
 namespace {
 
 inline constexpr float kNegInf = -std::numeric_limits<float>::infinity();
@@ -75,9 +88,10 @@ void for_each_block(const QTile& q, int d, F&& f) {
   }
 }
 
-// The block's state: zero (m = -inf) or, for the fused variant in ring mode, what st holds.
+// The block's state in the transposed layout of the rows-in-lanes kernels (O^T as [D][R] floats,
+// w.ot): zero (m = -inf), or what st holds. K sets of that layout use these two.
 template <class K>
-void load_state(const RowBlock& b, int d, const RowState& st, bool from_st, const typename K::Work& w) {
+void load_state_transposed(const RowBlock& b, int d, const RowState& st, bool from_st, const typename K::Work& w) {
   constexpr int R = K::kBlockRows;
   std::fill(w.ot, w.ot + static_cast<std::size_t>(d) * R, 0.0f);
   for (int r = 0; r < R; ++r) {
@@ -93,7 +107,7 @@ void load_state(const RowBlock& b, int d, const RowState& st, bool from_st, cons
 }
 
 template <class K>
-void store_state(const RowBlock& b, int d, const typename K::Work& w, const RowState& st) {
+void store_state_transposed(const RowBlock& b, int d, const typename K::Work& w, const RowState& st) {
   constexpr int R = K::kBlockRows;
   for (int r = 0; r < b.rows; ++r) {
     if (st.m != w.m) {
@@ -162,9 +176,10 @@ void block_unfused(const AttnParams& p, const KvBlock& kv, const typename K::Pac
   std::copy(w.mt, w.mt + K::kBlockRows, w.m);
   K::template softmax_tile<M, PV, E, true>(w, kv.key0, n, c);
   lap(cyc.softmax, t);
-  // 3. P.V in chunks of the K/V tile (bounds the int32 sums of the int8 path).
-  for (int j = 0; j < n; j += p.tile.kv)
-    K::template pv_tile<M, PV>(p, kv, pk, j, std::min(p.tile.kv, n - j), K::chunk(w, kv.key0, j));
+  // 3. P.V in chunks of about the K/V tile (bounds the P.V's working set).
+  const int step = K::unfused_chunk(p);
+  for (int j = 0; j < n; j += step)
+    K::template pv_tile<M, PV>(p, kv, pk, j, std::min(step, n - j), K::chunk(w, kv.key0, j));
   lap(cyc.pv, t);
 }
 
@@ -177,18 +192,18 @@ void attend_block(const AttnParams& p, const KvBlock& kv, const typename K::Pack
   bool carried = false;
   if (fused)
     for (int r = 0; r < b.rows && !carried; ++r) carried = st.m[r] != kNegInf;
-  load_state<K>(b, p.d, st, carried, w);
+  K::load_state(b, p.d, st, carried, w);
   switch (p.variant) {
     case Variant::Fused: block_fused<K, M, PV, E>(p, kv, pk, b, end, w, c, cyc); break;
     case Variant::TwoPass: block_two_pass<K, M, PV, E>(p, kv, pk, b, end, w, c, cyc); break;
     case Variant::Unfused: block_unfused<K, M, PV, E>(p, kv, pk, b, end, w, c, cyc); break;
   }
   if (fused) {
-    store_state<K>(b, p.d, w, st);
+    K::store_state(b, p.d, w, st);
   } else {
     // A complete partial result over this block of keys: merge it into st.
     const RowState part{w.m, w.l, w.acc};
-    store_state<K>(b, p.d, w, part);
+    K::store_state(b, p.d, w, part);
     merge_row_state(st, part, b.rows, p.d);
   }
 }
@@ -197,12 +212,16 @@ void attend_block(const AttnParams& p, const KvBlock& kv, const typename K::Pack
 template <class K, PvPrecision PV, Exp2Kind E>
 void attend_groups(const AttnParams& p, const KvBlock& kv, const typename K::Packed& pk, const RowBlock& b,
                    const RowState& st, const typename K::Work& w, const typename K::Consts& c, TileCycles& cyc) {
-  static_assert(K::kBlockRows == 4 * K::kLanes, "blocks of four lane groups");
-  switch (b.groups) {
-    case 1: return attend_block<K, 1, PV, E>(p, kv, pk, b, st, w, c, cyc);
-    case 2: return attend_block<K, 2, PV, E>(p, kv, pk, b, st, w, c, cyc);
-    case 3: return attend_block<K, 3, PV, E>(p, kv, pk, b, st, w, c, cyc);
-    default: return attend_block<K, 4, PV, E>(p, kv, pk, b, st, w, c, cyc);
+  if constexpr (!K::kLaneGroups) {
+    return attend_block<K, 1, PV, E>(p, kv, pk, b, st, w, c, cyc);
+  } else {
+    static_assert(K::kBlockRows == 4 * K::kLanes, "blocks of four lane groups");
+    switch (b.groups) {
+      case 1: return attend_block<K, 1, PV, E>(p, kv, pk, b, st, w, c, cyc);
+      case 2: return attend_block<K, 2, PV, E>(p, kv, pk, b, st, w, c, cyc);
+      case 3: return attend_block<K, 3, PV, E>(p, kv, pk, b, st, w, c, cyc);
+      default: return attend_block<K, 4, PV, E>(p, kv, pk, b, st, w, c, cyc);
+    }
   }
 }
 
@@ -216,22 +235,30 @@ void attend_exp2(const AttnParams& p, const KvBlock& kv, const typename K::Packe
   }
 }
 
-// Backend::attend: every block of the tile against the K/V block, merged into st (w and pk: the
-// backend's views of its scratch and of kv.packed).
-template <class K>
-void attend_tile(const AttnParams& p, const QTile& q, const KvBlock& kv, const typename K::Packed& pk,
-                 const RowState& st, const typename K::Work& w, const typename K::Consts& c, TileCycles& cyc) {
+// Backend::attend for one P.V precision (a K set built for one P.V path): every block of the
+// tile against the K/V block, merged into st (w and pk: the backend's views of its scratch and
+// of kv.packed).
+template <class K, PvPrecision PV>
+void attend_tile_pv(const AttnParams& p, const QTile& q, const KvBlock& kv, const typename K::Packed& pk,
+                    const RowState& st, const typename K::Work& w, const typename K::Consts& c, TileCycles& cyc) {
   for_each_block<K>(q, p.d, [&](const RowBlock& b, int r0) {
     const RowState sub{st.m + r0, st.l + r0, st.acc + static_cast<int64_t>(r0) * p.d};
     uint64_t t = cycle_now();
     K::pack_q(b, p.d, p, w);
     lap(cyc.qk, t);
-    switch (p.pv) {
-      case PvPrecision::Fp32: return attend_exp2<K, PvPrecision::Fp32>(p, kv, pk, b, sub, w, c, cyc);
-      case PvPrecision::Bf16: return attend_exp2<K, PvPrecision::Bf16>(p, kv, pk, b, sub, w, c, cyc);
-      case PvPrecision::Int8: return attend_exp2<K, PvPrecision::Int8>(p, kv, pk, b, sub, w, c, cyc);
-    }
+    attend_exp2<K, PV>(p, kv, pk, b, sub, w, c, cyc);
   });
+}
+
+// Backend::attend: the tile in p's P.V precision.
+template <class K>
+void attend_tile(const AttnParams& p, const QTile& q, const KvBlock& kv, const typename K::Packed& pk,
+                 const RowState& st, const typename K::Work& w, const typename K::Consts& c, TileCycles& cyc) {
+  switch (p.pv) {
+    case PvPrecision::Fp32: return attend_tile_pv<K, PvPrecision::Fp32>(p, q, kv, pk, st, w, c, cyc);
+    case PvPrecision::Bf16: return attend_tile_pv<K, PvPrecision::Bf16>(p, q, kv, pk, st, w, c, cyc);
+    case PvPrecision::Int8: return attend_tile_pv<K, PvPrecision::Int8>(p, q, kv, pk, st, w, c, cyc);
+  }
 }
 
 // Backend::qk_scores: raw int32 scores of keys [j_first, j_first + n) of the block, no mask, in
@@ -252,4 +279,4 @@ void scores_tile(const AttnParams& p, const QTile& q, const KvBlock& kv, const t
 }
 
 }  // namespace
-}  // namespace miniattn::lanes
+}  // namespace miniattn::schedule
