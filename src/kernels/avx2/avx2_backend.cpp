@@ -386,7 +386,7 @@ const DotOps* ops_of(Avx2Dot dot) {
 // ---------------------------------------------------------------------------------------------
 // The microkernel set of the shared schedule (kernels/common/schedule.hpp).
 // ---------------------------------------------------------------------------------------------
-struct Kernels {
+struct Kernels : schedule::TransposedState<Kernels> {
   static constexpr int kBlockRows = miniattn::kBlockRows;
   static constexpr int kLanes = miniattn::kLanes;
   static constexpr bool kLaneGroups = true;
@@ -490,13 +490,6 @@ struct Kernels {
     else pv_float<M>((PV == PvPrecision::Bf16 ? pk.vf : kv.v) + jrel * d, nc, d, w);
   }
 
-  static void load_state(const RowBlock& b, int d, const RowState& st, bool from_st, const Work& w) {
-    schedule::load_state_transposed<Kernels>(b, d, st, from_st, w);
-  }
-  static void store_state(const RowBlock& b, int d, const Work& w, const RowState& st) {
-    schedule::store_state_transposed<Kernels>(b, d, w, st);
-  }
-  static int unfused_chunk(const AttnParams& p) { return p.tile.kv; }
 
   // w with its P buffers starting at key key0 + j (j a multiple of the even K/V tile).
   static Work chunk(const Work& w, int64_t key0, int j) {

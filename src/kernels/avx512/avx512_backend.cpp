@@ -473,7 +473,7 @@ void transpose_out(const int32_t* raw, int rows, int nc, int32_t* s, int64_t lds
 }
 
 // The microkernel set of the shared schedule (kernels/common/schedule.hpp).
-struct Kernels {
+struct Kernels : schedule::TransposedState<Kernels> {
   static constexpr int kBlockRows = miniattn::kBlockRows;
   static constexpr int kLanes = 16;
   static constexpr bool kLaneGroups = true;
@@ -500,13 +500,6 @@ struct Kernels {
                       const Work& w) {
     miniattn::pv_tile<M, PV>(p, kv, pk, jrel, nc, w);
   }
-  static void load_state(const RowBlock& b, int d, const RowState& st, bool from_st, const Work& w) {
-    schedule::load_state_transposed<Kernels>(b, d, st, from_st, w);
-  }
-  static void store_state(const RowBlock& b, int d, const Work& w, const RowState& st) {
-    schedule::store_state_transposed<Kernels>(b, d, w, st);
-  }
-  static int unfused_chunk(const AttnParams& p) { return p.tile.kv; }
   // w with its P buffers (and int8 P factors) starting at key key0 + j (j a multiple of 4).
   static Work chunk(const Work& w, int64_t key0, int j) {
     Work c = w;

@@ -41,6 +41,7 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/common/exp2.hpp"
 #include "kernels/common/tile_math.hpp"
 #include "miniattn/clock.hpp"
 #include "miniattn/kernel.hpp"
@@ -117,6 +118,106 @@ void store_state_transposed(const RowBlock& b, int d, const typename K::Work& w,
     for (int x = 0; x < d; ++x) st.acc[static_cast<int64_t>(r) * d + x] = w.ot[static_cast<std::size_t>(x) * R + r];
   }
 }
+
+// The state functions of K sets in the transposed layout (avx512, avx2): derive from this.
+template <class K>
+struct TransposedState {
+  template <class W>
+  static void load_state(const RowBlock& b, int d, const RowState& st, bool from_st, const W& w) {
+    load_state_transposed<K>(b, d, st, from_st, w);
+  }
+  template <class W>
+  static void store_state(const RowBlock& b, int d, const W& w, const RowState& st) {
+    store_state_transposed<K>(b, d, w, st);
+  }
+  static int unfused_chunk(const AttnParams& p) { return p.tile.kv; }
+};
+
+// What the row-major K sets (portable, sve) share: S, t, P as [row][key], O as [row][D], per-row
+// arrays a, vis, tmax, mt, m, l, alpha, and w.block = {first row, rows} of the current block.
+// A K set derives from this with its Work and adds qk_range, softmax_tile (with softmax_row
+// below), pv_tile, chunk and unfused_chunk; rescale is O *= alpha unless the K set fuses it
+// into its P.V.
+template <class W, int BlockRows>
+struct RowMajorKernels {
+  static constexpr int kBlockRows = BlockRows;
+  static constexpr int kLanes = BlockRows;
+  static constexpr bool kLaneGroups = false;  // the kernels loop over the block's rows
+  using Work = W;
+  struct Packed {};
+  struct Consts {};
+
+  static int rows(const W& w) { return static_cast<int>(w.block[1]); }
+
+  static void pack_q(const RowBlock& b, int d, const AttnParams& p, const W& w) {
+    (void)d;
+    w.block[0] = b.row0;
+    w.block[1] = b.rows;
+    for (int r = 0; r < b.rows; ++r) w.a[r] = b.q_scale[r] * p.scale_log2;
+  }
+
+  template <int M>
+  static void tile_max(const W& w) {
+    for (int r = 0; r < rows(w); ++r) w.mt[r] = w.vis[r] > 0 ? w.a[r] * w.tmax[r] : kNegInf;
+    for (int r = rows(w); r < kBlockRows; ++r) w.mt[r] = kNegInf;
+  }
+
+  template <int M>
+  static void rescale(const W& w, int d) {
+    for (int r = 0; r < rows(w); ++r) {
+      const float alpha = w.alpha[r];
+      if (alpha == 1.0f) continue;
+      float* orow = w.o + static_cast<int64_t>(r) * d;
+      for (int x = 0; x < d; ++x) orow[x] *= alpha;
+    }
+  }
+
+  static void load_state(const RowBlock& b, int d, const RowState& st, bool from_st, const W& w) {
+    std::fill(w.o, w.o + static_cast<std::size_t>(kBlockRows) * d, 0.0f);
+    for (int r = 0; r < kBlockRows; ++r) {
+      w.m[r] = kNegInf;
+      w.l[r] = 0.0f;
+    }
+    if (!from_st) return;
+    std::copy(st.m, st.m + b.rows, w.m);
+    std::copy(st.l, st.l + b.rows, w.l);
+    std::copy(st.acc, st.acc + static_cast<std::size_t>(b.rows) * d, w.o);
+  }
+
+  static void store_state(const RowBlock& b, int d, const W& w, const RowState& st) {
+    if (st.m != w.m) {
+      std::copy(w.m, w.m + b.rows, st.m);
+      std::copy(w.l, w.l + b.rows, st.l);
+    }
+    std::copy(w.o, w.o + static_cast<std::size_t>(b.rows) * d, st.acc);
+  }
+
+  // The online-softmax step of row r (the portable backend's definition): probs(m) writes the
+  // row's P against maximum m (int8: each P block against its own, weighed by its beta) and
+  // returns their sum as the P.V sees it; skip() runs for a row whose P this tile is all zero
+  // without being computed. Online: m = max(m, mt), alpha = 2^(m_old - m) (0 from -inf),
+  // l = l * alpha + sum. KnownMax: m final, rows that see no key of the tile skipped, l += sum.
+  template <PvPrecision PV, bool KnownMax, class Probs, class Skip>
+  static void softmax_row(const W& w, int r, Probs&& probs, Skip&& skip) {
+    w.alpha[r] = 1.0f;
+    if constexpr (KnownMax) {
+      if (w.vis[r] == 0) return skip();
+      w.l[r] += probs(w.m[r]);
+    } else {
+      const float m_old = w.m[r];
+      const float m_tile = w.mt[r];
+      const float m_new = std::max(m_old, m_tile);
+      if (m_new == kNegInf) return skip();  // nothing seen yet; vis == 0 keeps it out of P.V
+      const float alpha = m_old == kNegInf ? 0.0f : exp2::exp2_accurate(m_old - m_new);
+      float sum = 0.0f;
+      if (PV == PvPrecision::Int8 && m_tile == kNegInf) skip();
+      else sum = probs(m_new);
+      w.l[r] = w.l[r] * alpha + sum;
+      w.m[r] = m_new;
+      w.alpha[r] = alpha;
+    }
+  }
+};
 
 template <class K, int M, PvPrecision PV, Exp2Kind E>
 void block_fused(const AttnParams& p, const KvBlock& kv, const typename K::Packed& pk, const RowBlock& b,

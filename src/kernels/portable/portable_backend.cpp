@@ -156,23 +156,7 @@ float row_probs_int8(const Work& w, int r, int64_t j0, int nc, float m) {
 }
 
 // The microkernel set of the shared schedule (kernels/common/schedule.hpp).
-struct Kernels {
-  static constexpr int kBlockRows = miniattn::kBlockRows;
-  static constexpr int kLanes = kBlockRows;
-  static constexpr bool kLaneGroups = false;  // row-major: the kernels loop over b.rows
-  using Work = miniattn::Work;
-  struct Packed {};
-  struct Consts {};
-
-  static int rows(const Work& w) { return static_cast<int>(w.block[1]); }
-
-  static void pack_q(const RowBlock& b, int d, const AttnParams& p, const Work& w) {
-    (void)d;
-    w.block[0] = b.row0;
-    w.block[1] = b.rows;
-    for (int r = 0; r < b.rows; ++r) w.a[r] = b.q_scale[r] * p.scale_log2;
-  }
-
+struct Kernels : schedule::RowMajorKernels<Work, kBlockRows> {
   // S of keys [j0, j0 + nc), then each row's visible keys, t = float(S) * k_scale over them and
   // its maximum.
   template <int M, bool Raw>
@@ -196,50 +180,17 @@ struct Kernels {
     }
   }
 
-  template <int M>
-  static void tile_max(const Work& w) {
-    for (int r = 0; r < rows(w); ++r) w.mt[r] = w.vis[r] > 0 ? w.a[r] * w.tmax[r] : kNegInf;
-    for (int r = rows(w); r < kBlockRows; ++r) w.mt[r] = kNegInf;
-  }
-
-  // Online: m = max(m, mt), alpha = 2^(m_old - m) (0 from -inf), l = l * alpha + sum(P), with
-  // P against the new maximum (int8: each P block's own, weighed by its beta). KnownMax: m is
-  // final, rows that see no key of the tile are skipped, l += sum(P).
+  // P of the tile (int8: each P block against its own maximum), l, alpha: softmax_row.
   template <int M, PvPrecision PV, Exp2Kind E, bool KnownMax>
   static void softmax_tile(const Work& w, int64_t j0, int nc, const Consts&) {
-    for (int r = 0; r < rows(w); ++r) {
-      w.alpha[r] = 1.0f;
-      if constexpr (KnownMax) {
-        if (w.vis[r] == 0) continue;
-        if constexpr (PV == PvPrecision::Int8) w.l[r] += row_probs_int8<E>(w, r, j0, nc, w.m[r]);
-        else w.l[r] += row_probs<PV, E>(w, r, nc, w.m[r]);
-      } else {
-        const float m_old = w.m[r];
-        const float m_tile = w.mt[r];
-        const float m_new = std::max(m_old, m_tile);
-        if (m_new == kNegInf) continue;  // nothing seen yet; vis == 0 keeps it out of P.V
-        const float alpha = m_old == kNegInf ? 0.0f : exp2::exp2_accurate(m_old - m_new);
-        float sum;
-        if constexpr (PV == PvPrecision::Int8) {
-          sum = m_tile == kNegInf ? 0.0f : row_probs_int8<E>(w, r, j0, nc, m_new);
-        } else {
-          sum = row_probs<PV, E>(w, r, nc, m_new);
-        }
-        w.l[r] = w.l[r] * alpha + sum;
-        w.m[r] = m_new;
-        w.alpha[r] = alpha;
-      }
-    }
-  }
-
-  template <int M>
-  static void rescale(const Work& w, int d) {
-    for (int r = 0; r < rows(w); ++r) {
-      const float alpha = w.alpha[r];
-      if (alpha == 1.0f) continue;
-      float* orow = w.o + static_cast<int64_t>(r) * d;
-      for (int x = 0; x < d; ++x) orow[x] *= alpha;
-    }
+    for (int r = 0; r < rows(w); ++r)
+      softmax_row<PV, KnownMax>(
+          w, r,
+          [&](float m) {
+            if constexpr (PV == PvPrecision::Int8) return row_probs_int8<E>(w, r, j0, nc, m);
+            else return row_probs<PV, E>(w, r, nc, m);
+          },
+          [] {});
   }
 
   // O[r] += P[r] . V over keys [jrel, jrel + nc) of kv (P from column 0 of w). int8: int32 sums
@@ -282,26 +233,6 @@ struct Kernels {
         });
       }
     }
-  }
-
-  static void load_state(const RowBlock& b, int d, const RowState& st, bool from_st, const Work& w) {
-    std::fill(w.o, w.o + static_cast<std::size_t>(kBlockRows) * d, 0.0f);
-    for (int r = 0; r < kBlockRows; ++r) {
-      w.m[r] = kNegInf;
-      w.l[r] = 0.0f;
-    }
-    if (!from_st) return;
-    std::copy(st.m, st.m + b.rows, w.m);
-    std::copy(st.l, st.l + b.rows, w.l);
-    std::copy(st.acc, st.acc + static_cast<std::size_t>(b.rows) * d, w.o);
-  }
-
-  static void store_state(const RowBlock& b, int d, const Work& w, const RowState& st) {
-    if (st.m != w.m) {
-      std::copy(w.m, w.m + b.rows, st.m);
-      std::copy(w.l, w.l + b.rows, st.l);
-    }
-    std::copy(w.o, w.o + static_cast<std::size_t>(b.rows) * d, st.acc);
   }
 
   static int unfused_chunk(const AttnParams& p) { return p.tile.kv; }

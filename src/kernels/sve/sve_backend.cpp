@@ -75,8 +75,8 @@ struct Work {
   float* beta = nullptr;    // [P blocks][rows]: int8, 2^(block max - m) / 255 of each P block
   int* bvis = nullptr;      // rows: visible keys of the current P block (int8 P.V)
   int32_t* psum = nullptr;  // rows: sum of the u8 P multiplied (int8 correction)
-  int64_t* pass = nullptr;  // [4]: block's first row and row count; column of key j0 in s
-                            // (off) and in P (the dot paths' lead zeros) of the last scores
+  int64_t* block = nullptr;  // [4]: block's first row and row count; column of key j0 in s
+                             // (off) and in P (the dot paths' lead zeros) of the last scores
   int chunk_cols = 0;       // unfused P.V: columns of P before the chunk (Kernels::chunk)
   // The block's online-softmax state (the schedule's Work members).
   float* m = nullptr;       // rows
@@ -106,7 +106,7 @@ Work carve(tile::Arena& arena, int rows, int64_t keys, int d, PvPath pv) {
   k.beta = arena.take<float>(r * static_cast<std::size_t>(tile::max_p_blocks(keys)));
   k.bvis = arena.take<int>(r);
   k.psum = arena.take<int32_t>(r);
-  k.pass = arena.take<int64_t>(4);
+  k.block = arena.take<int64_t>(4);
   k.m = arena.take<float>(r);
   k.l = arena.take<float>(r);
   k.mt = arena.take<float>(r);
@@ -254,23 +254,7 @@ int p_column(int64_t jrel, int off) {
 // row-major like the portable backend's. The rescale by alpha rides on the P.V epilogue (acc *
 // alpha + P.V, alpha = 1 outside the fused variant), so rescale() does nothing.
 template <PvPath Path>
-struct Kernels {
-  static constexpr int kBlockRows = 64;
-  static constexpr int kLanes = kBlockRows;
-  static constexpr bool kLaneGroups = false;
-  using Work = sve::Work;
-  struct Packed {};
-  struct Consts {};
-
-  static int rows(const Work& w) { return static_cast<int>(w.pass[1]); }
-
-  static void pack_q(const RowBlock& b, int d, const AttnParams& p, const Work& w) {
-    (void)d;
-    w.pass[0] = b.row0;
-    w.pass[1] = b.rows;
-    for (int r = 0; r < b.rows; ++r) w.a[r] = b.q_scale[r] * p.scale_log2;
-  }
-
+struct Kernels : schedule::RowMajorKernels<sve::Work, kBlockRows> {
   // S of keys [j0, j0 + nc) on whole strips of keys, then each row's visible keys, t in place
   // and its row maximum; the column of key j0 in w.s and in P.
   template <int M, bool Raw>
@@ -287,59 +271,29 @@ struct Kernels {
       w.vis[r] = tile::visible_in_tile(p, b.row0 + r, j0, nc);
       w.tmax[r] = dequant_row(w.s + r * w.lds + off, kv.k_scale + jrel, w.vis[r]);
     }
-    w.pass[2] = off;
-    w.pass[3] = group_of(Path) == 1 ? off : static_cast<int>(jrel % group_of(Path));
+    w.block[2] = off;
+    w.block[3] = group_of(Path) == 1 ? off : static_cast<int>(jrel % group_of(Path));
   }
 
-  template <int M>
-  static void tile_max(const Work& w) {
-    for (int r = 0; r < rows(w); ++r) w.mt[r] = w.vis[r] > 0 ? w.a[r] * w.tmax[r] : kNegInf;
-    for (int r = rows(w); r < kBlockRows; ++r) w.mt[r] = kNegInf;
-  }
-
-  // As the portable backend's: online m, alpha, l and P (int8: per P block against its own
-  // maximum); KnownMax: m final, rows that see no key of the tile skipped, l += sum(P).
+  // P of the tile (int8: each P block against its own maximum), l, alpha: softmax_row; a row
+  // whose P is not computed is zeroed (with its P blocks' betas).
   template <int M, PvPrecision PV, Exp2Kind E, bool KnownMax>
   static void softmax_tile(const Work& w, int64_t j0, int nc, const Consts&) {
-    const int off = static_cast<int>(w.pass[2]), pcol = static_cast<int>(w.pass[3]);
+    const int off = static_cast<int>(w.block[2]), pcol = static_cast<int>(w.block[3]);
     for (int r = 0; r < rows(w); ++r) {
       const PRow x = prow<Path>(w, r, off, pcol, nc);
-      w.alpha[r] = 1.0f;
-      if constexpr (KnownMax) {
-        if (w.vis[r] == 0) {
-          clear_row<Path>(x);
-          if constexpr (Path == PvPath::Int8) zero_betas(j0, nc, w.beta + r, w.brows);
-          continue;
-        }
-        if constexpr (Path == PvPath::Int8)
-          w.l[r] += row_probs_int8<E>(x, w.vis[r], w.a[r], j0, nc, w.m[r], w.beta + r, w.brows);
-        else
-          w.l[r] += row_probs<Path, E>(x, w.vis[r], w.a[r], w.m[r]);
-      } else {
-        const float m_old = w.m[r];
-        const float m_tile = w.mt[r];
-        const float m_new = std::max(m_old, m_tile);
-        if (m_new == kNegInf) {  // nothing seen yet: acc stays 0
-          clear_row<Path>(x);
-          continue;
-        }
-        const float alpha = m_old == kNegInf ? 0.0f : exp2::exp2_accurate(m_old - m_new);
-        float sum;
-        if constexpr (Path == PvPath::Int8) {
-          if (m_tile == kNegInf) {
+      softmax_row<PV, KnownMax>(
+          w, r,
+          [&](float m) {
+            if constexpr (Path == PvPath::Int8)
+              return row_probs_int8<E>(x, w.vis[r], w.a[r], j0, nc, m, w.beta + r, w.brows);
+            else
+              return row_probs<Path, E>(x, w.vis[r], w.a[r], m);
+          },
+          [&] {
             clear_row<Path>(x);
-            zero_betas(j0, nc, w.beta + r, w.brows);
-            sum = 0.0f;
-          } else {
-            sum = row_probs_int8<E>(x, w.vis[r], w.a[r], j0, nc, m_new, w.beta + r, w.brows);
-          }
-        } else {
-          sum = row_probs<Path, E>(x, w.vis[r], w.a[r], m_new);
-        }
-        w.l[r] = w.l[r] * alpha + sum;
-        w.m[r] = m_new;
-        w.alpha[r] = alpha;
-      }
+            if constexpr (Path == PvPath::Int8) zero_betas(j0, nc, w.beta + r, w.brows);
+          });
     }
   }
 
@@ -349,28 +303,8 @@ struct Kernels {
   template <int M, PvPrecision PV>
   static void pv_tile(const AttnParams& p, const KvBlock& kv, const Packed&, int64_t jrel, int nc,
                       const Work& w) {
-    for (int r = 0; r < rows(w); ++r) w.vis[r] = tile::visible_in_tile(p, w.pass[0] + r, kv.key0 + jrel, nc);
-    pv_path<Path>(p, kv, w, rows(w), jrel, w.pass[3] + w.chunk_cols, w.o, w.alpha);
-  }
-
-  static void load_state(const RowBlock& b, int d, const RowState& st, bool from_st, const Work& w) {
-    std::fill(w.o, w.o + static_cast<std::size_t>(kBlockRows) * d, 0.0f);
-    for (int r = 0; r < kBlockRows; ++r) {
-      w.m[r] = kNegInf;
-      w.l[r] = 0.0f;
-    }
-    if (!from_st) return;
-    std::copy(st.m, st.m + b.rows, w.m);
-    std::copy(st.l, st.l + b.rows, w.l);
-    std::copy(st.acc, st.acc + static_cast<std::size_t>(b.rows) * d, w.o);
-  }
-
-  static void store_state(const RowBlock& b, int d, const Work& w, const RowState& st) {
-    if (st.m != w.m) {
-      std::copy(w.m, w.m + b.rows, st.m);
-      std::copy(w.l, w.l + b.rows, st.l);
-    }
-    std::copy(w.o, w.o + static_cast<std::size_t>(b.rows) * d, st.acc);
+    for (int r = 0; r < rows(w); ++r) w.vis[r] = tile::visible_in_tile(p, w.block[0] + r, kv.key0 + jrel, nc);
+    pv_path<Path>(p, kv, w, rows(w), jrel, w.block[3] + w.chunk_cols, w.o, w.alpha);
   }
 
   // P.V slices of whole dot groups: a slice that starts inside a group would count the keys
