@@ -20,8 +20,10 @@ USED = re.compile(r"Used (\d+) registers")
 def short(name):
     """A readable kernel name from the mangled one: the function and its template arguments."""
     m = re.search(r"(fused_attention|qk_scores_kernel|k_mean_kernel|quantize_rows_kernel|v_bf16_kernel|"
-                  r"v_amax_kernel|v_pack_kernel)", name)
+                  r"v_amax_kernel|v_pack_kernel|lse_shift_kernel)", name)
     kernel = m.group(1) if m else name[:40]
+    if re.search(r"quantize_rows_kernelILb1E", name):
+        kernel += " rotate"
     t = re.search(r"KernelTraitsILi(\d+)ELb([01])E+(Lb([01]))?", name)
     if t:
         kernel += " D=%s pv=%s" % (t.group(1), "int8" if t.group(2) == "1" else "bf16")

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kernels/common/quantize.hpp"
+#include "kernels/common/rotation.hpp"
 #include "kernels/cuda/cuda_backend.hpp"
 #include "kernels/cuda/cuda_config.hpp"
 #include "kernels/cuda/cuda_layout.hpp"
@@ -26,11 +27,12 @@ namespace miniattn::cuda {
 namespace {
 
 AttnParams params(ProblemShape s, PvPrecision pv, QkScales qs = QkScales::PerToken, bool smooth = true,
-                  int tile_q = 0) {
+                  int tile_q = 0, Rotation rot = Rotation::None) {
   KernelShape k;
   const bool ok = kernel_shape(s.d, pv, k);
   EXPECT_TRUE(ok) << "D " << s.d;
-  return make_attn_params(s, Variant::Fused, pv, Exp2Kind::Accurate, qs, smooth, {tile_q > 0 ? tile_q : k.br, k.bc});
+  return make_attn_params(s, Variant::Fused, pv, Exp2Kind::Accurate, qs, smooth, {tile_q > 0 ? tile_q : k.br, k.bc},
+                          rot);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -89,7 +91,10 @@ TEST(CudaBackend, KernelShapesFitEveryTarget) {
       // exact_float: |S| <= 127^2 D and the int8 P.V tile sums <= 255 * 127 * Bc stay < 2^22.
       EXPECT_LT(127LL * 127 * d, 1LL << 22);
       if (pv == PvPrecision::Int8) {
-        EXPECT_EQ(s.bc, 64);  // the packed V^T tiles are 64 keys wide
+        // The packed V^T tiles are 64 keys wide, and a tile is one of the CPU's P blocks (P as u8
+        // against the row's maximum over kPBlock keys aligned to key 0).
+        EXPECT_EQ(s.bc, 64);
+        EXPECT_EQ(s.bc, kPBlock);
         EXPECT_LT(255LL * 127 * s.bc, 1LL << 22);
         EXPECT_EQ(d % 64, 0);  // P.V in 64-channel chunks
       }
@@ -108,6 +113,9 @@ TEST(CudaBackend, CheckNamesWhatTheKernelsCannotRun) {
   const auto be = make_cuda_backend();
   EXPECT_EQ(be->check(params(s, PvPrecision::Bf16)), "");
   EXPECT_EQ(be->check(params(s, PvPrecision::Int8, QkScales::PerBlock, false, 37)), "");  // any Q block
+  for (QkScales qs : {QkScales::PerToken, QkScales::PerBlock})
+    for (bool smooth : {true, false})
+      EXPECT_EQ(be->check(params(s, PvPrecision::Bf16, qs, smooth, 0, Rotation::Hadamard)), "");
   auto with = [&](auto change) {
     AttnParams p = params(s, PvPrecision::Bf16);
     change(p);
@@ -176,33 +184,67 @@ TEST(CudaPlan, TilesCoverEveryRankRowOnceInsideOneHead) {
       }
 }
 
-// The row quantiser kernel's logic on the host: per block, the maximum of |x - mean| over its
-// rows (or each row's own), then the element encoding; the same layout::q_* math.
+// The quantiser kernel's rotation of one row as a warp runs it: each level's butterflies shared
+// by 32 lanes (layout::hadamard_level), one level after the other.
+void emulate_warp_hadamard(float* x, int d) {
+  for (int at = 0; at < d;) {
+    const int n = layout::hadamard_block(at, d);
+    for (int h = 1; h < n; h *= 2)
+      for (int lane = 0; lane < 32; ++lane) layout::hadamard_level(x, at, n, h, lane, 32);
+    for (int lane = 0; lane < 32; ++lane) layout::hadamard_scale(x, at, n, lane, 32);
+    at += n;
+  }
+}
+
+// The row quantiser kernel's logic on the host: per row x - mean (rotated, with rotate), per
+// block the maximum of its absolute values over the rows (or each row's own), then the element
+// encoding; the same layout::q_* math.
 void emulate_quantize_rows(const float* src, int d, const std::vector<QuantBlock>& blocks, const float* means,
-                           int8_t* dst, float* scale) {
+                           bool rotate, int8_t* dst, float* scale) {
+  std::vector<float> row(static_cast<std::size_t>(d));
   for (const QuantBlock& b : blocks) {
     const float* mean = b.mean_row >= 0 ? means + b.mean_row * d : nullptr;
-    auto row_amax = [&](int r) {
-      float a = 0.0f;
+    auto prepare = [&](int r) {
       for (int c = 0; c < d; ++c) {
         const float x = src[(b.src_row + r) * d + c];
-        a = std::max(a, std::fabs(mean ? layout::q_sub(x, mean[c]) : x));
+        row[c] = mean ? layout::q_sub(x, mean[c]) : x;
       }
+      if (rotate) emulate_warp_hadamard(row.data(), d);
+    };
+    auto row_amax = [&] {
+      float a = 0.0f;
+      for (int c = 0; c < d; ++c) a = std::max(a, std::fabs(row[c]));
       return a;
     };
     float block_amax = 0.0f;
     if (b.one_scale)
-      for (int r = 0; r < b.rows; ++r) block_amax = std::max(block_amax, row_amax(r));
-    for (int r = 0; r < b.rows; ++r) {
-      const float amax = b.one_scale ? block_amax : row_amax(r);
-      const layout::QInverse inv = layout::q_inverse(amax);
-      for (int c = 0; c < d; ++c) {
-        const float x = src[(b.src_row + r) * d + c];
-        dst[(b.dst_row + r) * d + c] = amax == 0.0f ? int8_t{0} : layout::q_encode(mean ? layout::q_sub(x, mean[c]) : x, inv);
+      for (int r = 0; r < b.rows; ++r) {
+        prepare(r);
+        block_amax = std::max(block_amax, row_amax());
       }
+    for (int r = 0; r < b.rows; ++r) {
+      prepare(r);
+      const float amax = b.one_scale ? block_amax : row_amax();
+      const layout::QInverse inv = layout::q_inverse(amax);
+      for (int c = 0; c < d; ++c)
+        dst[(b.dst_row + r) * d + c] = amax == 0.0f ? int8_t{0} : layout::q_encode(row[c], inv);
       scale[b.dst_row + r] = layout::q_scale(amax);
     }
   }
+}
+
+// The LSE shift kernel on the host: per row of every tile, the four chains of lanes 0-3 and
+// lane 0's combination.
+void emulate_lse_shift(const float* q, int d, const std::vector<GpuTile>& tiles, const float* means, double scale,
+                       float* shift) {
+  for (const GpuTile& t : tiles)
+    for (int r = 0; r < t.rows; ++r) {
+      const float* x = q + (t.q_row + r) * d;
+      const float* mean = means + static_cast<int64_t>(t.group) * d;
+      double s[4];
+      for (int j = 0; j < 4; ++j) s[j] = layout::shift_chain(x, mean, d, j);
+      shift[t.q_row + r] = layout::shift_combine(s[0], s[1], s[2], s[3], scale);
+    }
 }
 
 // The V kernels' logic on the host: per-channel maxima of |v| over the head's keys
@@ -224,71 +266,150 @@ void make_tiny(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = std::ldexp(x[i], -140);
 }
 
+// The rotation's helpers against its definition (rotation.cpp), bit for bit: one thread running
+// layout::hadamard_row, and a warp's 32 lanes sharing each level. Head dims of the kernels, and
+// others whose binary decomposition has several blocks (48 = 32 + 16, 80, 96, 208).
+TEST(CudaPlan, HadamardRowEqualsTheCpuRotation) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int d : {16, 48, 64, 80, 96, 128, 208, 256}) {
+    const int rows = 5;
+    std::vector<float> x(static_cast<std::size_t>(rows * d));
+    for (float& v : x) v = normal(rng);
+    x[3] = 1000.0f;  // an outlier channel
+    make_tiny(x.data() + 2 * d, d);  // a subnormal row
+    std::vector<float> want = x, dispatched = x;
+    rotation::hadamard_rows_scalar(want.data(), rows, d);
+    rotation::hadamard_rows(dispatched.data(), rows, d);  // the CPU's vector path where it has one
+    ASSERT_EQ(0, std::memcmp(dispatched.data(), want.data(), x.size() * sizeof(float))) << "D " << d;
+    for (int r = 0; r < rows; ++r) {
+      std::vector<float> one(x.begin() + r * d, x.begin() + (r + 1) * d), warp = one;
+      layout::hadamard_row(one.data(), d, 0, 1, [] {});
+      emulate_warp_hadamard(warp.data(), d);
+      ASSERT_EQ(0, std::memcmp(one.data(), want.data() + r * d, d * sizeof(float))) << "D " << d << " row " << r;
+      ASSERT_EQ(0, std::memcmp(warp.data(), want.data() + r * d, d * sizeof(float))) << "D " << d << " row " << r;
+    }
+  }
+}
+
+// K smoothing's LSE term: the shift kernel's chains against quant::smoothing_lse_shift, bit for
+// bit, on random rows and on rows whose sums cancel (2^60 + 1 - 2^60 is 0 or 1 depending on the
+// order of the double additions, which the float result then shows).
+TEST(CudaPlan, LseShiftEqualsTheCpuTerm) {
+  std::mt19937 rng(6);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int d : {64, 128, 256}) {
+    const int rows = 40;
+    std::vector<float> q(static_cast<std::size_t>(rows * d)), mean(static_cast<std::size_t>(d));
+    for (float& x : q) x = normal(rng);
+    for (float& x : mean) x = 3.0f + normal(rng);
+    std::fill(mean.begin(), mean.begin() + 16, 1.0f);  // exact products in the cancelling rows
+    // Cancelling rows (channel, value): +2^60, 1 and -2^60 spread over the four chains (channel
+    // % 4) so that a wrong chain or a wrong order of combining them changes the result.
+    const float big = std::ldexp(1.0f, 60);
+    const std::vector<std::vector<std::pair<int, float>>> cancel = {
+        {{0, big}, {4, -big}, {1, 1.0f}},  // 1: chain 0 cancels by itself
+        {{0, big}, {1, 1.0f}, {2, -big}},  // 0: (2^60 + 1) + (-2^60)
+        {{0, big}, {2, 1.0f}, {1, -big}},  // 1: (2^60 - 2^60) + 1
+        {{3, big}, {2, 1.0f}, {1, -big}},  // 0
+        {{3, big}, {1, 1.0f}, {2, -big}},  // 1
+        {{2, big}, {8, 1.0f}, {3, -big}},  // 0
+    };
+    for (std::size_t r = 0; r < cancel.size(); ++r) {
+      float* x = q.data() + r * d;
+      std::fill(x, x + d, 0.0f);
+      for (const auto& [c, v] : cancel[r]) x[c] = v;
+    }
+    const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+    std::vector<float> want(static_cast<std::size_t>(rows)), got(want.size());
+    quant::smoothing_lse_shift(q.data(), rows, d, mean.data(), scale, want.data());
+    GpuTile t;
+    t.rows = rows;
+    emulate_lse_shift(q.data(), d, {t}, mean.data(), scale, got.data());
+    ASSERT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * sizeof(float))) << "D " << d;
+  }
+}
+
 TEST(CudaPlan, QuantisationEmulationEqualsTheCpuQuantiser) {
   for (const ProblemShape& s : plan_shapes())
-    for (QkScales qs : {QkScales::PerToken, QkScales::PerBlock})
-      for (bool smooth : {true, false})
-        for (int tile_q : {0, 37}) {
-          const AttnParams p = params(s, PvPrecision::Int8, qs, smooth, tile_q);
-          const int d = p.d;
-          const int64_t qrows = p.batch * p.heads * p.lq, kvrows = p.batch * p.kv_heads * p.lk;
-          std::vector<float> q(static_cast<std::size_t>(qrows * d)), k(static_cast<std::size_t>(kvrows * d)), v(k.size());
-          synthetic_rows(Distribution::Outliers, 7, Tensor::Q, p.heads, p.lq, d, 0, qrows, q.data());
-          synthetic_rows(Distribution::KBias, 7, Tensor::K, p.kv_heads, p.lk, d, 0, kvrows, k.data());
-          synthetic_rows(Distribution::Normal, 7, Tensor::V, p.kv_heads, p.lk, d, 0, kvrows, v.data());
-          for (int64_t z = 0; z < d; ++z) q[static_cast<std::size_t>(d + z)] = 0.0f;  // an all-zero row
-          // Tiny: Q row 3 (per_token) and the last head (per_block too); key 2 of the first KV
-          // head (per_token without smoothing), the whole last KV head (its mean too), and V
-          // channel 5 of every key.
-          make_tiny(q.data() + 3 * d, d);
-          make_tiny(q.data() + (qrows - p.lq) * d, p.lq * d);
-          make_tiny(k.data() + 2 * d, d);
-          make_tiny(k.data() + (kvrows - p.lk) * d, p.lk * d);
-          for (int64_t j = 0; j < kvrows; ++j) make_tiny(v.data() + j * d + 5, 1);
-          const Decomposition dec(p, 3);
-          for (int r = 0; r < 3; ++r) {
-            const Range rows = dec.rank_rows(r), groups = dec.rank_kv_groups(r);
-            if (rows.empty()) continue;
-            // The CPU executor's quantisation of this rank.
-            std::vector<int8_t> q8(static_cast<std::size_t>(rows.size() * d));
-            std::vector<float> qsc(static_cast<std::size_t>(rows.size()));
-            for (int64_t i = dec.rank_items(r).begin; i < dec.rank_items(r).end; ++i) {
-              const WorkItem w = dec.item(i);
-              const int64_t row = (w.b * p.heads + w.h) * p.lq + w.row0 - rows.begin;
-              quant::quantize_q_tile(qs, q.data() + (rows.begin + row) * d, w.rows, d, q8.data() + row * d, qsc.data() + row);
-            }
-            std::vector<int8_t> gq8(q8.size());
-            std::vector<float> gqsc(qsc.size());
-            emulate_quantize_rows(q.data() + rows.begin * d, d, plan_q_quant(p, rows), nullptr, gq8.data(), gqsc.data());
-            ASSERT_EQ(gq8, q8) << "rank " << r;
-            ASSERT_EQ(gqsc, qsc) << "rank " << r;
+    for (Rotation rot : {Rotation::None, Rotation::Hadamard})
+      for (QkScales qs : {QkScales::PerToken, QkScales::PerBlock})
+        for (bool smooth : {true, false})
+          for (int tile_q : {0, 37}) {
+            const AttnParams p = params(s, PvPrecision::Int8, qs, smooth, tile_q, rot);
+            SCOPED_TRACE(::testing::Message() << "D " << p.d << " rotate " << to_string(rot) << " scales "
+                                              << to_string(qs) << " smooth " << smooth << " tile_q " << tile_q);
+            const int d = p.d;
+            const int64_t qrows = p.batch * p.heads * p.lq, kvrows = p.batch * p.kv_heads * p.lk;
+            std::vector<float> q(static_cast<std::size_t>(qrows * d)), k(static_cast<std::size_t>(kvrows * d));
+            std::vector<float> v(k.size());
+            synthetic_rows(Distribution::Outliers, 7, Tensor::Q, p.heads, p.lq, d, 0, qrows, q.data());
+            synthetic_rows(Distribution::KBias, 7, Tensor::K, p.kv_heads, p.lk, d, 0, kvrows, k.data());
+            synthetic_rows(Distribution::Normal, 7, Tensor::V, p.kv_heads, p.lk, d, 0, kvrows, v.data());
+            for (int64_t z = 0; z < d; ++z) q[static_cast<std::size_t>(d + z)] = 0.0f;  // an all-zero row
+            // Tiny: Q row 3 (per_token) and the last head (per_block too); key 2 of the first KV
+            // head (per_token without smoothing), the whole last KV head (its mean too), and V
+            // channel 5 of every key.
+            make_tiny(q.data() + 3 * d, d);
+            make_tiny(q.data() + (qrows - p.lq) * d, p.lq * d);
+            make_tiny(k.data() + 2 * d, d);
+            make_tiny(k.data() + (kvrows - p.lk) * d, p.lk * d);
+            for (int64_t j = 0; j < kvrows; ++j) make_tiny(v.data() + j * d + 5, 1);
+            const Decomposition dec(p, 3);
+            for (int r = 0; r < 3; ++r) {
+              const Range rows = dec.rank_rows(r), groups = dec.rank_kv_groups(r);
+              if (rows.empty()) continue;
+              const int64_t ng = groups.size(), lp = padded_keys(p.lk);
+              const float* kr = k.data() + groups.begin * p.lk * d;
+              std::vector<float> mean(static_cast<std::size_t>(ng * d));
+              for (int64_t g = 0; g < ng; ++g) quant::k_channel_mean(kr + g * p.lk * d, p.lk, d, mean.data() + g * d);
 
-            const int64_t ng = groups.size(), lp = padded_keys(p.lk);
-            const float* kr = k.data() + groups.begin * p.lk * d;
-            std::vector<float> mean(static_cast<std::size_t>(ng * d));
-            for (int64_t g = 0; g < ng; ++g) quant::k_channel_mean(kr + g * p.lk * d, p.lk, d, mean.data() + g * d);
-            std::vector<int8_t> gk8(static_cast<std::size_t>(ng * lp * d), 99);
-            std::vector<float> gks(static_cast<std::size_t>(ng * lp), 99.0f);
-            emulate_quantize_rows(kr, d, plan_k_quant(p, ng), mean.data(), gk8.data(), gks.data());
-            for (int64_t g = 0; g < ng; ++g) {
-              std::vector<int8_t> k8(static_cast<std::size_t>(p.lk * d));
-              std::vector<float> ks(static_cast<std::size_t>(p.lk));
-              quant::quantize_k(qs, kr + g * p.lk * d, p.lk, d, smooth ? mean.data() + g * d : nullptr, k8.data(), ks.data());
-              ASSERT_TRUE(std::equal(k8.begin(), k8.end(), gk8.begin() + g * lp * d)) << "group " << g;
-              ASSERT_TRUE(std::equal(ks.begin(), ks.end(), gks.begin() + g * lp)) << "group " << g;
-              // Pads are left to the zero-filled allocation: the plan never writes them.
-              for (int64_t j = p.lk; j < lp; ++j) ASSERT_EQ(gks[static_cast<std::size_t>(g * lp + j)], 99.0f);
+              // The CPU executor's quantisation of this rank (and its LSE shift).
+              std::vector<int8_t> q8(static_cast<std::size_t>(rows.size() * d));
+              std::vector<float> qsc(static_cast<std::size_t>(rows.size())), shift(qsc.size());
+              for (int64_t i = dec.rank_items(r).begin; i < dec.rank_items(r).end; ++i) {
+                const WorkItem w = dec.item(i);
+                const int64_t row = (w.b * p.heads + w.h) * p.lq + w.row0 - rows.begin;
+                const float* qw = q.data() + (rows.begin + row) * d;
+                quant::quantize_q_tile(quant::qk_quant(p), qw, w.rows, d, q8.data() + row * d, qsc.data() + row);
+                const int64_t g = w.b * p.kv_heads + p.kv_head_of(w.h) - groups.begin;
+                quant::smoothing_lse_shift(qw, w.rows, d, mean.data() + g * d, p.scale, shift.data() + row);
+              }
+              std::vector<int8_t> gq8(q8.size());
+              std::vector<float> gqsc(qsc.size()), gshift(qsc.size());
+              emulate_quantize_rows(q.data() + rows.begin * d, d, plan_q_quant(p, rows), nullptr,
+                                    rot == Rotation::Hadamard, gq8.data(), gqsc.data());
+              ASSERT_EQ(gq8, q8) << "rank " << r;
+              ASSERT_EQ(gqsc, qsc) << "rank " << r;
+              emulate_lse_shift(q.data() + rows.begin * d, d, plan_tiles(p, rows, groups, 128), mean.data(), p.scale,
+                                gshift.data());
+              ASSERT_EQ(gshift, shift) << "rank " << r;
 
-              const float* vg = v.data() + (groups.begin + g) * p.lk * d;
-              std::vector<int8_t> v8(k8.size()), gv8(k8.size());
-              std::vector<float> vs(static_cast<std::size_t>(d)), gvs(vs.size());
-              quant::quantize_v_per_channel(vg, p.lk, d, v8.data(), vs.data());
-              emulate_quantize_v(vg, p.lk, d, gv8.data(), gvs.data());
-              ASSERT_EQ(gv8, v8) << "group " << g;
-              ASSERT_EQ(gvs, vs) << "group " << g;
+              std::vector<int8_t> gk8(static_cast<std::size_t>(ng * lp * d), 99);
+              std::vector<float> gks(static_cast<std::size_t>(ng * lp), 99.0f);
+              emulate_quantize_rows(kr, d, plan_k_quant(p, ng), mean.data(), rot == Rotation::Hadamard, gk8.data(),
+                                    gks.data());
+              for (int64_t g = 0; g < ng; ++g) {
+                std::vector<int8_t> k8(static_cast<std::size_t>(p.lk * d));
+                std::vector<float> ks(static_cast<std::size_t>(p.lk));
+                quant::quantize_k(quant::qk_quant(p), kr + g * p.lk * d, p.lk, d,
+                                  smooth ? mean.data() + g * d : nullptr, k8.data(), ks.data());
+                ASSERT_TRUE(std::equal(k8.begin(), k8.end(), gk8.begin() + g * lp * d)) << "group " << g;
+                ASSERT_TRUE(std::equal(ks.begin(), ks.end(), gks.begin() + g * lp)) << "group " << g;
+                // Pads are left to the zero-filled allocation: the plan never writes them.
+                for (int64_t j = p.lk; j < lp; ++j) ASSERT_EQ(gks[static_cast<std::size_t>(g * lp + j)], 99.0f);
+                if (rot == Rotation::Hadamard) continue;  // V is not rotated
+
+                const float* vg = v.data() + (groups.begin + g) * p.lk * d;
+                std::vector<int8_t> v8(k8.size()), gv8(k8.size());
+                std::vector<float> vs(static_cast<std::size_t>(d)), gvs(vs.size());
+                quant::quantize_v_per_channel(vg, p.lk, d, v8.data(), vs.data());
+                emulate_quantize_v(vg, p.lk, d, gv8.data(), gvs.data());
+                ASSERT_EQ(gv8, v8) << "group " << g;
+                ASSERT_EQ(gvs, vs) << "group " << g;
+              }
             }
           }
-        }
 }
 
 TEST(CudaPlan, LocalRankComesFromTheLauncher) {

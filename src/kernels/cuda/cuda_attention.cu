@@ -3,8 +3,10 @@
 //   x   = a_r * (float(S) * k_scale[key])       a_r = q_scale[row] * scale * log2 e
 //   P   = 2^(x - m)            ex2.approx.ftz (SFU), online softmax in registers
 //   O  += P . V                bf16: mma m16n8k16 bf16 with fp32 accumulators;
-//                              int8: P as u8 against the tile maximum, V^T s8 per channel,
-//                                    mma m16n8k32 u8.s8.s32, folded into fp32 O per tile.
+//                              int8: P as u8 against the row's maximum over the 64-key tile
+//                                    (= the CPU's P block, kPBlock keys aligned to key 0),
+//                                    V^T s8 per channel, mma m16n8k32 u8.s8.s32, folded into
+//                                    fp32 O per tile.
 // References: Dao, FlashAttention-2 (2023), sec. 3 (online softmax, warp partition of Q);
 // Zhang et al., SageAttention (2024) (INT8 Q.K^T with K smoothing); PTX ISA 8.x, "Warp-level
 // matrix fragments for mma.m16n8k16 / m16n8k32", "ldmatrix", "cp.async".
@@ -440,7 +442,8 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocks) fused_attention(co
   }
   cp_async_wait<0>();
 
-  // O = acc / l, LSE = ln(sum exp) = (m + log2 l) ln 2, as finalize_rows computes them.
+  // O = acc / l, LSE = ln(sum exp) = (m + log2 l) ln 2 + shift (K smoothing's term), as
+  // finalize_rows computes them (double, no contraction).
 #pragma unroll
   for (int mt = 0; mt < Mt; ++mt)
 #pragma unroll
@@ -459,10 +462,15 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocks) fused_attention(co
         const float2 v = seen ? make_float2(o[mt][n][2 * h] * inv, o[mt][n][2 * h + 1] * inv) : make_float2(0.0f, 0.0f);
         *reinterpret_cast<float2*>(orow + 8 * n + 2 * tig) = v;
       }
-      if (tig == 0)
-        a.lse[row] = seen ? static_cast<float>((static_cast<double>(m[mt][h]) + log2(static_cast<double>(lsum))) *
-                                               0.6931471805599453)
-                          : neg_inf();
+      if (tig == 0) {
+        // A volatile load, kept here: with a plain one ptxas spills in the D = 128 bf16 kernel
+        // (255 registers), presumably by scheduling it earlier.
+        float shift = 0.0f;
+        if (a.lse_shift) asm volatile("ld.global.f32 %0, [%1];" : "=f"(shift) : "l"(a.lse_shift + row));
+        const double ln_l = __dmul_rn(__dadd_rn(static_cast<double>(m[mt][h]), log2(static_cast<double>(lsum))),
+                                      0.6931471805599453);
+        a.lse[row] = seen ? __double2float_rn(__dadd_rn(ln_l, static_cast<double>(shift))) : neg_inf();
+      }
     }
 
   if constexpr (kTimed) {

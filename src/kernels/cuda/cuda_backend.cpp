@@ -51,7 +51,7 @@ struct DeviceAttention::Impl {
 
   DeviceBuffer<float> q, k, v;  // float inputs
   DeviceBuffer<int8_t> q8, k8, vt8;
-  DeviceBuffer<float> q_scale, k_scale, k_mean, v_scale, o, lse;
+  DeviceBuffer<float> q_scale, k_scale, k_mean, v_scale, o, lse, lse_shift;
   DeviceBuffer<uint16_t> v_bf16;
   DeviceBuffer<unsigned> v_amax;
   DeviceBuffer<GpuTile> d_tiles;
@@ -72,6 +72,7 @@ struct DeviceAttention::Impl {
     a.v_scale = v_scale.get();
     a.o = o.get();
     a.lse = lse.get();
+    a.lse_shift = p.smooth_k ? lse_shift.get() : nullptr;
     a.tiles = d_tiles.get();
     a.num_tiles = static_cast<int>(tiles.size());
     a.d = p.d;
@@ -112,6 +113,7 @@ DeviceAttention::DeviceAttention(const AttnParams& p, const Range& rows, const R
   m.k8.allocate(padded * d);
   m.k_scale.allocate(padded);
   m.k_mean.allocate(ng * d);
+  if (p.smooth_k) m.lse_shift.allocate(nr);
   if (p.pv == PvPrecision::Int8) {
     m.vt8.allocate(padded * d);
     m.v_scale.allocate(ng * d);
@@ -145,11 +147,16 @@ void DeviceAttention::quantize() {
   Impl& m = *impl_;
   const cudaStream_t s = m.stream.get();
   const AttnParams& p = m.p;
-  launch_quantize_rows(m.q.get(), p.d, m.d_q_blocks.get(), static_cast<int64_t>(m.q_blocks.size()), nullptr,
+  const bool rotate = p.rotate == Rotation::Hadamard;
+  launch_quantize_rows(m.q.get(), p.d, m.d_q_blocks.get(), static_cast<int64_t>(m.q_blocks.size()), nullptr, rotate,
                        m.q8.get(), m.q_scale.get(), s);
-  if (p.smooth_k) launch_k_mean(m.k.get(), m.ngroups(), p.lk, p.d, m.k_mean.get(), s);
+  if (p.smooth_k) {
+    launch_k_mean(m.k.get(), m.ngroups(), p.lk, p.d, m.k_mean.get(), s);
+    launch_lse_shift(m.q.get(), p.d, m.d_tiles.get(), static_cast<int64_t>(m.tiles.size()), m.k_mean.get(), p.scale,
+                     m.lse_shift.get(), s);
+  }
   launch_quantize_rows(m.k.get(), p.d, m.d_k_blocks.get(), static_cast<int64_t>(m.k_blocks.size()),
-                       p.smooth_k ? m.k_mean.get() : nullptr, m.k8.get(), m.k_scale.get(), s);
+                       p.smooth_k ? m.k_mean.get() : nullptr, rotate, m.k8.get(), m.k_scale.get(), s);
   if (p.pv == PvPrecision::Bf16) launch_v_bf16(m.v.get(), m.ngroups(), p.lk, m.lk_pad, p.d, m.v_bf16.get(), s);
 }
 
@@ -203,6 +210,7 @@ DeviceAttention::HostQuant DeviceAttention::download_quantised() {
   get(h.q8, m.q8);
   get(h.q_scale, m.q_scale);
   get(h.k_mean, m.k_mean);
+  get(h.lse_shift, m.lse_shift);
   get(h.v_scale, m.v_scale);
   std::vector<int8_t> k8;
   std::vector<float> ks;
@@ -247,8 +255,8 @@ std::vector<int32_t> DeviceAttention::scores() {
 std::size_t DeviceAttention::device_bytes() const {
   const Impl& m = *impl_;
   return m.q.bytes() + m.k.bytes() + m.v.bytes() + m.q8.bytes() + m.k8.bytes() + m.vt8.bytes() + m.q_scale.bytes() +
-         m.k_scale.bytes() + m.k_mean.bytes() + m.v_scale.bytes() + m.o.bytes() + m.lse.bytes() + m.v_bf16.bytes() +
-         m.v_amax.bytes() + m.d_tiles.bytes() + m.d_q_blocks.bytes() + m.d_k_blocks.bytes();
+         m.k_scale.bytes() + m.k_mean.bytes() + m.v_scale.bytes() + m.o.bytes() + m.lse.bytes() + m.lse_shift.bytes() +
+         m.v_bf16.bytes() + m.v_amax.bytes() + m.d_tiles.bytes() + m.d_q_blocks.bytes() + m.d_k_blocks.bytes();
 }
 
 void* DeviceAttention::stream() const { return impl_->stream.get(); }

@@ -50,6 +50,7 @@ class DeviceAttention {
     std::vector<int8_t> q8, k8;  // rows x d; groups x lk x d (pads dropped)
     std::vector<float> q_scale, k_scale, k_mean, v_scale;
     std::vector<uint16_t> v_bf16;
+    std::vector<float> lse_shift;  // rows (empty without smoothing)
   };
   HostQuant download_quantised();
   // Replaces q8 (rows x d) and k8 (groups x lk x d) with host values, for scores().

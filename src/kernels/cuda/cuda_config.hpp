@@ -30,6 +30,10 @@ struct KernelTraits {
   static constexpr int kBr = kWarps * 16 * kMt;
   // Keys per K/V tile. bf16 D = 256 uses 32 so that two stages fit sm_89's 99 KiB.
   static constexpr int kBc = (!Int8Pv && D == 256) ? 32 : 64;
+  // int8 P.V quantises P against each row's maximum over the K/V tile; tiles start at multiples
+  // of Bc from key 0 of the head, so with Bc = kPBlock a tile is exactly one of the CPU's P blocks
+  // (the last one cut at Lk, or by the causal mask, as on the CPU).
+  static_assert(!Int8Pv || kBc == kPBlock, "int8 P.V tiles are the CPU's P blocks");
   static constexpr int kStages = 2;
   static constexpr int kMinBlocks = kWarps == 4 ? 2 : 1;  // CTAs per SM the registers allow
 

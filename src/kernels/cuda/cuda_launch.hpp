@@ -24,6 +24,7 @@ struct AttnArgs {
   const float* v_scale = nullptr;
   float* o = nullptr;
   float* lse = nullptr;
+  const float* lse_shift = nullptr;  // [rows], added to LSE (K smoothing's term), or null
   const GpuTile* tiles = nullptr;
   int num_tiles = 0;
   int d = 0;
@@ -45,9 +46,15 @@ void launch_qk_scores(const AttnArgs& a, int32_t* s, int64_t lds, cudaStream_t s
 // Quantisation (bitwise equal to src/kernels/common/quantize.cpp).
 // mean[g][d] = per-channel mean of k[g][lk][d], summed in double in key order.
 void launch_k_mean(const float* k, int64_t groups, int64_t lk, int d, float* mean, cudaStream_t stream);
-// Rows of src (stride d) to int8 dst and scales, one CTA per block; means may be null.
+// Rows of src (stride d) to int8 dst and scales, one CTA per block; means may be null; rotate:
+// each row (minus its mean) times the Hadamard matrix before amax and the encoding.
 void launch_quantize_rows(const float* src, int d, const QuantBlock* blocks, int64_t nblocks,
-                          const float* means, int8_t* dst, float* scale, cudaStream_t stream);
+                          const float* means, bool rotate, int8_t* dst, float* scale,
+                          cudaStream_t stream);
+// shift[row] = float(scale * q[row] . mean[tile group]) for every row of every tile, summed in
+// double in quant::smoothing_lse_shift's order (d % 4 == 0): q the float queries.
+void launch_lse_shift(const float* q, int d, const GpuTile* tiles, int64_t ntiles, const float* means,
+                      double scale, float* shift, cudaStream_t stream);
 // v [g][lk][d] -> bf16 [g][Lp][d] (round to nearest even), pad keys zero.
 void launch_v_bf16(const float* v, int64_t groups, int64_t lk, int64_t lk_pad, int d, uint16_t* out,
                    cudaStream_t stream);

@@ -83,6 +83,22 @@ MINIATTN_HD float q_sub(float x, float mean) {
 #endif
 }
 
+MINIATTN_HD float q_add(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fadd_rn(a, b);
+#else
+  return a + b;
+#endif
+}
+
+MINIATTN_HD float q_mul(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+
 MINIATTN_HD float q_inv(float amax) {  // 127 / amax
 #if defined(__CUDA_ARCH__)
   return __fdiv_rn(127.0f, amax);
@@ -143,6 +159,80 @@ MINIATTN_HD int8_t q_encode(float xs, const QInverse& inv) {
 #endif
   r = r < -127.0 ? -127.0 : (r > 127.0 ? 127.0 : r);
   return static_cast<int8_t>(r);
+}
+
+// The Hadamard rotation of one row (x <- x H), with the float operations of
+// src/kernels/common/rotation.cpp in its order: per power-of-two block of d's binary
+// decomposition (largest first), butterflies (a + b, a - b) for h = 1, 2, ..., n / 2, then one
+// multiply by float(1 / sqrt(n)). A level's butterflies touch disjoint pairs, so `lanes` threads
+// share each level (lane takes butterflies lane, lane + lanes, ...); only the levels are ordered.
+MINIATTN_HD int hadamard_block(int at, int d) {  // size of the block that starts at channel at
+  int n = 1;
+  while (2 * n <= d - at) n *= 2;
+  return n;
+}
+
+MINIATTN_HD float hadamard_norm(int n) {
+#if defined(__CUDA_ARCH__)
+  return __double2float_rn(__ddiv_rn(1.0, __dsqrt_rn(static_cast<double>(n))));
+#else
+  return static_cast<float>(1.0 / std::sqrt(static_cast<double>(n)));
+#endif
+}
+
+// Level h of the block [at, at + n): this lane's butterflies.
+MINIATTN_HD void hadamard_level(float* x, int at, int n, int h, int lane, int lanes) {
+  for (int p = lane; p < n / 2; p += lanes) {
+    const int j = at + 2 * (p & ~(h - 1)) + (p & (h - 1));  // the p-th index with bit h clear
+    const float a = x[j], b = x[j + h];
+    x[j] = q_add(a, b);
+    x[j + h] = q_sub(a, b);
+  }
+}
+
+// The block's normalisation, this lane's channels.
+MINIATTN_HD void hadamard_scale(float* x, int at, int n, int lane, int lanes) {
+  const float norm = hadamard_norm(n);
+  for (int c = at + lane; c < at + n; c += lanes) x[c] = q_mul(x[c], norm);
+}
+
+// The whole row by `lanes` threads; sync() orders the levels (__syncwarp on the device).
+template <class Sync>
+MINIATTN_HD void hadamard_row(float* x, int d, int lane, int lanes, Sync sync) {
+  for (int at = 0; at < d;) {
+    const int n = hadamard_block(at, d);
+    for (int h = 1; h < n; h *= 2) {
+      hadamard_level(x, at, n, h, lane, lanes);
+      sync();
+    }
+    hadamard_scale(x, at, n, lane, lanes);  // channels no later block touches: no sync before the next
+    at += n;
+  }
+  sync();
+}
+
+// K smoothing's LSE term of one query row, quant::smoothing_lse_shift's operations in its order
+// (bit for bit where the CPU compiler does not contract its multiply-add): four double partial
+// sums of q[c] * mean[c], chain j over channels j, j + 4, ... (d % 4 == 0), then
+// float(scale * ((s0 + s1) + (s2 + s3))).
+MINIATTN_HD double shift_chain(const float* q, const float* mean, int d, int j) {
+  double s = 0.0;
+  for (int c = j; c < d; c += 4) {
+#if defined(__CUDA_ARCH__)
+    s = __dadd_rn(s, __dmul_rn(static_cast<double>(q[c]), static_cast<double>(mean[c])));
+#else
+    s += static_cast<double>(q[c]) * static_cast<double>(mean[c]);
+#endif
+  }
+  return s;
+}
+
+MINIATTN_HD float shift_combine(double s0, double s1, double s2, double s3, double scale) {
+#if defined(__CUDA_ARCH__)
+  return __double2float_rn(__dmul_rn(scale, __dadd_rn(__dadd_rn(s0, s1), __dadd_rn(s2, s3))));
+#else
+  return static_cast<float>(scale * ((s0 + s1) + (s2 + s3)));
+#endif
 }
 
 }  // namespace miniattn::cuda::layout

@@ -1,7 +1,8 @@
 // Quantisation on the GPU, bitwise equal to src/kernels/common/quantize.cpp (the element math
 // is layout::q_* with explicit rounding, including the CPU's double path for rows and channels
 // whose 127 / amax overflows float; maxima are order-independent, so reductions may run in
-// parallel; the K mean is a double sum in key order, one thread per channel, as on the CPU).
+// parallel; the K mean is a double sum in key order, one thread per channel, as on the CPU; the
+// Hadamard rotation and K smoothing's LSE term are layout::hadamard_row and layout::shift_*).
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -62,38 +63,86 @@ __device__ __forceinline__ float warp_max(float v) {
   return v;
 }
 
-// One CTA (8 warps) per QuantBlock; warp w handles rows w, w + 8, ...
+// One CTA (8 warps) per QuantBlock; warp w handles rows w, w + 8, ... . kRotate: each row, minus
+// the mean, is rotated in the warp's shared-memory row (layout::hadamard_row) before amax and the
+// encoding; a one_scale block rotates its rows twice (for the block's amax, then to encode)
+// rather than holding a whole block.
+template <bool kRotate>
 __global__ void quantize_rows_kernel(const float* src, int d, const QuantBlock* blocks, const float* means,
                                      int8_t* dst, float* scale) {
   __shared__ float warp_amax[8];
+  extern __shared__ float rot[];  // kRotate: 8 warps x d
   const QuantBlock b = blocks[blockIdx.x];
   const float* mean = b.mean_row >= 0 ? means + b.mean_row * d : nullptr;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  float* row = rot + warp * d;
+  // Row r as it is quantised: x - mean (and rotated, into the warp's row, when kRotate).
+  auto prepare = [&](int r) {
+    if constexpr (kRotate) {
+      const float* x = src + (b.src_row + r) * d;
+      __syncwarp();  // the previous row's readers are done
+      for (int c = lane; c < d; c += 32) row[c] = mean ? layout::q_sub(x[c], mean[c]) : x[c];
+      __syncwarp();
+      layout::hadamard_row(row, d, lane, 32, [] { __syncwarp(); });
+    }
+  };
+  auto value = [&](int r, int c) -> float {
+    if constexpr (kRotate) {
+      return row[c];
+    } else {
+      const float x = src[(b.src_row + r) * d + c];
+      return mean ? layout::q_sub(x, mean[c]) : x;
+    }
+  };
   auto row_amax = [&](int r) {
-    const float* x = src + (b.src_row + r) * d;
     float a = 0.0f;
-    for (int c = lane; c < d; c += 32) a = fmaxf(a, fabsf(mean ? layout::q_sub(x[c], mean[c]) : x[c]));
+    for (int c = lane; c < d; c += 32) a = fmaxf(a, fabsf(value(r, c)));
     return warp_max(a);
   };
   auto encode = [&](int r, float amax) {
-    const float* x = src + (b.src_row + r) * d;
     int8_t* q = dst + (b.dst_row + r) * d;
     const layout::QInverse inv = layout::q_inverse(amax);  // warp-uniform: one path per row
-    for (int c = lane; c < d; c += 32)
-      q[c] = amax == 0.0f ? int8_t{0} : layout::q_encode(mean ? layout::q_sub(x[c], mean[c]) : x[c], inv);
+    for (int c = lane; c < d; c += 32) q[c] = amax == 0.0f ? int8_t{0} : layout::q_encode(value(r, c), inv);
     if (lane == 0) scale[b.dst_row + r] = layout::q_scale(amax);
   };
   if (!b.one_scale) {
-    for (int r = warp; r < b.rows; r += 8) encode(r, row_amax(r));
+    for (int r = warp; r < b.rows; r += 8) {
+      prepare(r);
+      encode(r, row_amax(r));
+    }
     return;
   }
   float a = 0.0f;
-  for (int r = warp; r < b.rows; r += 8) a = fmaxf(a, row_amax(r));
+  for (int r = warp; r < b.rows; r += 8) {
+    prepare(r);
+    a = fmaxf(a, row_amax(r));
+  }
   if (lane == 0) warp_amax[warp] = a;
   __syncthreads();
   float amax = 0.0f;
   for (int w = 0; w < 8; ++w) amax = fmaxf(amax, warp_amax[w]);
-  for (int r = warp; r < b.rows; r += 8) encode(r, amax);
+  for (int r = warp; r < b.rows; r += 8) {
+    prepare(r);
+    encode(r, amax);
+  }
+}
+
+// K smoothing's LSE term of every row of every tile: four lanes per row, lane j summing chain j
+// (layout::shift_chain), lane 0 combining them in the CPU's order.
+__global__ void lse_shift_kernel(const float* q, int d, const GpuTile* tiles, const float* means, double scale,
+                                 float* shift) {
+  const GpuTile t = tiles[blockIdx.x];
+  const float* mean = means + static_cast<int64_t>(t.group) * d;
+  const int j = threadIdx.x & 3;
+  for (int r0 = 0; r0 < t.rows; r0 += blockDim.x / 4) {  // uniform over the CTA: every lane shuffles
+    const int r = r0 + static_cast<int>(threadIdx.x >> 2);
+    const bool valid = r < t.rows;
+    const double s = valid ? layout::shift_chain(q + (t.q_row + r) * d, mean, d, j) : 0.0;
+    const double s1 = __shfl_down_sync(0xffffffffu, s, 1);
+    const double s2 = __shfl_down_sync(0xffffffffu, s, 2);
+    const double s3 = __shfl_down_sync(0xffffffffu, s, 3);
+    if (valid && j == 0) shift[t.q_row + r] = layout::shift_combine(s, s1, s2, s3, scale);
+  }
 }
 
 __global__ void v_bf16_kernel(const float* v, int64_t lk, int64_t lk_pad, int d, int64_t total, uint16_t* out) {
@@ -149,10 +198,21 @@ void launch_k_mean(const float* k, int64_t groups, int64_t lk, int d, float* mea
 }
 
 void launch_quantize_rows(const float* src, int d, const QuantBlock* blocks, int64_t nblocks, const float* means,
-                          int8_t* dst, float* scale, cudaStream_t stream) {
+                          bool rotate, int8_t* dst, float* scale, cudaStream_t stream) {
   if (nblocks == 0) return;
-  quantize_rows_kernel<<<static_cast<unsigned>(nblocks), 256, 0, stream>>>(src, d, blocks, means, dst, scale);
+  if (rotate)
+    quantize_rows_kernel<true><<<static_cast<unsigned>(nblocks), 256, 8 * d * sizeof(float), stream>>>(
+        src, d, blocks, means, dst, scale);
+  else
+    quantize_rows_kernel<false><<<static_cast<unsigned>(nblocks), 256, 0, stream>>>(src, d, blocks, means, dst, scale);
   check_cuda(cudaGetLastError(), "quantize rows launch");
+}
+
+void launch_lse_shift(const float* q, int d, const GpuTile* tiles, int64_t ntiles, const float* means, double scale,
+                      float* shift, cudaStream_t stream) {
+  if (ntiles == 0) return;
+  lse_shift_kernel<<<static_cast<unsigned>(ntiles), 128, 0, stream>>>(q, d, tiles, means, scale, shift);
+  check_cuda(cudaGetLastError(), "lse shift launch");
 }
 
 void launch_v_bf16(const float* v, int64_t groups, int64_t lk, int64_t lk_pad, int d, uint16_t* out,
