@@ -4,8 +4,8 @@ P.V precision, rotation and K smoothing setting, on synthetic normal, outlier an
 and on Q/K/V captured from a real model. Every figure is the app's own full verification
 (every row): cosine and relative L2 error of O, largest |LSE error| (natural log).
 
-  scripts/accuracy.py --real inputs/minilm.toml                 measure, print the tables
-  scripts/accuracy.py --real DECK --csv docs/accuracy.csv --update-doc docs/numerics.md
+  scripts/accuracy.py --real minilm=inputs/minilm.toml          measure, print the tables
+  scripts/accuracy.py --real minilm=DECK --csv docs/accuracy.csv --update-doc docs/numerics.md
   scripts/accuracy.py --check docs/accuracy.csv --backends avx512 --subset 6
                       re-measure rows of a documented table; exit 1 if any is worse than its
                       documented figure by more than the margin (a test runs this)
@@ -87,14 +87,29 @@ def datasets(real_decks, tmp):
     with open(deck, "w") as f:
         f.write(SYNTHETIC_DECK)
     out = [(d, deck, [f'input.distribution="{d}"']) for d in DISTRIBUTIONS]
-    for r in real_decks:
-        out.append((os.path.splitext(os.path.basename(r))[0], os.path.abspath(r), []))
+    for r in real_decks:  # NAME=DECK, or DECK (named after its file)
+        name, _, path = r.rpartition("=")
+        out.append((name or os.path.splitext(os.path.basename(path))[0], os.path.abspath(path), []))
+    return out
+
+
+def backend_list(args):
+    """--backends with "auto" replaced by the backend miniattn picks on this CPU."""
+    out = []
+    for b in args.backends.split(","):
+        if b == "auto":
+            env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+            text = subprocess.run([args.miniattn, "--list-backends"], capture_output=True, text=True,
+                                  env=env).stdout
+            b = text.strip().splitlines()[-1].split("->")[-1].strip()
+        if b not in out:
+            out.append(b)
     return out
 
 
 def measure(args, tmp, wanted=None):
     rows = []
-    for backend in args.backends.split(","):
+    for backend in backend_list(args):
         for name, deck, overrides in datasets(args.real, tmp):
             for pv, rot, smooth in configs(backend):
                 key = (backend, name, pv, rot, smooth)
@@ -111,25 +126,46 @@ def measure(args, tmp, wanted=None):
 
 
 def markdown(rows, defaults):
-    """One table per dataset: a row per (backend, pv, rotate, smooth_k); the app's defaults bold."""
-    out = []
-    names = []
+    """One table per dataset: a row per (pv, rotate, smooth_k), a column per backend, each cell
+    cosine / rel-L2 / LSE max error; the float64 reference's own figures under the table; the
+    app's defaults in bold; a run outside the default verification bounds marked FAIL."""
+    names, backends = [], []
     for r in rows:
         if r["dataset"] not in names:
             names.append(r["dataset"])
+        if r["backend"] != "reference" and r["backend"] not in backends:
+            backends.append(r["backend"])
+    out = ["Each cell: cosine · rel-L2 of O · largest \\|LSE error\\| (natural log), against the "
+           "float64 reference on the original inputs, every row checked; **bold**: the app's "
+           "default settings; FAIL: outside the default bounds (`max_rel_l2` 0.03, `min_cosine` "
+           "0.9999, `max_lse_abs` 0.25).", ""]
     for name in names:
         out.append(f"**{name}**\n")
-        out.append("| backend | pv_precision | rotate | smooth_k | cosine | rel-L2 | LSE max err | default bounds |")
-        out.append("|---|---|---|---|---|---|---|---|")
+        out.append("| pv_precision | rotate | smooth_k | " + " | ".join(backends) + " |")
+        out.append("|---|---|---|" + "---|" * len(backends))
+        cell = {(r["backend"], r["pv"], r["rotate"], r["smooth_k"]): r for r in rows if r["dataset"] == name}
+        configs = []
         for r in rows:
-            if r["dataset"] != name:
-                continue
-            cfg = (r["pv"], r["rotate"], r["smooth_k"])
-            bold = "**" if cfg == defaults and r["backend"] != "reference" else ""
-            out.append(f"| {r['backend']} | {bold}{r['pv']}{bold} | {bold}{r['rotate']}{bold} | "
-                       f"{bold}{str(r['smooth_k']).lower()}{bold} | {r['cosine']:.6f} | "
-                       f"{r['rel_l2']:.2e} | {r['lse_max_abs']:.2e} | "
-                       f"{'pass' if r['passed'] else 'FAIL'} |")
+            c = (r["pv"], r["rotate"], r["smooth_k"])
+            if r["dataset"] == name and r["backend"] != "reference" and c not in configs:
+                configs.append(c)
+        for c in configs:
+            b = "**" if c == defaults else ""
+            line = f"| {b}{c[0]}{b} | {b}{c[1]}{b} | {b}{str(c[2]).lower()}{b} |"
+            for be in backends:
+                r = cell.get((be,) + c)
+                if r is None:
+                    line += " — |"
+                    continue
+                line += (f" {r['cosine']:.6f} · {r['rel_l2']:.2e} · {r['lse_max_abs']:.2e}"
+                         f"{'' if r['passed'] else ' FAIL'} |")
+            out.append(line)
+        ref = [r for r in rows if r["dataset"] == name and r["backend"] == "reference"]
+        if ref:
+            r = ref[0]
+            out.append("")
+            out.append(f"reference (float64, no quantisation): {r['cosine']:.6f} · {r['rel_l2']:.2e}"
+                       f" · {r['lse_max_abs']:.2e}")
         out.append("")
     return "\n".join(out)
 
@@ -168,7 +204,7 @@ def update_doc(path, table):
 
 
 def check(args, tmp):
-    documented = [r for r in read_csv(args.check) if r["backend"] in args.backends.split(",")]
+    documented = [r for r in read_csv(args.check) if r["backend"] in backend_list(args)]
     if args.subset and len(documented) > args.subset:
         step = len(documented) / args.subset  # spread over datasets and settings
         documented = [documented[int(i * step)] for i in range(args.subset)]
@@ -206,18 +242,20 @@ def main():
     ap.add_argument("--backends", default="reference,portable,avx512,avx2",
                     help="comma-separated backends (each must run on this CPU)")
     ap.add_argument("--real", action="append", default=[],
-                    help="a deck of real-model Q/K/V (scripts/capture_qkv.py writes one); repeatable")
+                    help="[NAME=]DECK: a deck of real-model Q/K/V (scripts/capture_qkv.py writes "
+                         "one), named NAME in the tables; repeatable")
     ap.add_argument("--csv", help="write the measured rows here")
     ap.add_argument("--update-doc", help="replace the table between the markers of this page")
     ap.add_argument("--check", help="re-measure the rows of this CSV and compare")
     ap.add_argument("--subset", type=int, default=0, help="--check: at most this many rows")
     ap.add_argument("--defaults", default="fp32,hadamard,true",
                     help="the app's default pv,rotate,smooth_k (bold in the tables)")
+    ap.add_argument("--from-csv", help="render the tables of this CSV instead of measuring")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.check:
             sys.exit(check(args, tmp))
-        rows = measure(args, tmp)
+        rows = read_csv(args.from_csv) if args.from_csv else measure(args, tmp)
     pv, rot, smooth = args.defaults.split(",")
     table = markdown(rows, (pv, rot, smooth == "true"))
     print(table)

@@ -61,3 +61,12 @@ miniattn_add_mpi_test(minilm_capture_bad_model_dir
           --no-file minilm_bad.h5 --no-file minilm_bad.toml
           -- ${_venv_python} ${PROJECT_SOURCE_DIR}/scripts/capture_qkv.py no_such_model
              --text ${PROJECT_SOURCE_DIR}/inputs/minilm_text.txt -o minilm_bad.h5)
+
+# The accuracy table of docs/numerics.md holds: a spread of 12 of its rows (portable and the
+# backend auto picks here, all four inputs) re-measured, none worse than documented beyond the
+# margins of scripts/accuracy.py, none that passed the default bounds failing now.
+miniattn_add_mpi_test(accuracy_documented REQUIRES minilm_qkv_bhld
+  COMMAND ${MINIATTN_PYTHON} ${PROJECT_SOURCE_DIR}/scripts/accuracy.py
+          --miniattn $<TARGET_FILE:miniattn> --backends portable,auto
+          --check ${PROJECT_SOURCE_DIR}/docs/accuracy.csv --subset 12
+          --real minilm=minilm_qkv_bhld.toml)
