@@ -1,11 +1,13 @@
-// miniattn_kernel_digest [BACKEND ...]: one line per (backend, shape, tiles, variant, P.V
+// miniattn_kernel_digest [--shapes N] [BACKEND ...]: one line per (backend, shape, tiles, variant, P.V
 // precision, exp2 form, scales, smoothing, rotation) with a digest of the bits of O, LSE and the
 // int32 scores the backend computes on fixed inputs (MINIATTN_TEST_SEED, default 1). A refactor
 // of the kernels that must not change any result is checked by diffing this output before and
-// after it, on the same machine and build type. Backends default to every one this CPU runs.
+// after it, on the same machine and build type. Backends default to every one this CPU runs;
+// --shapes N keeps the first N shapes (emulated runs: qemu takes about an hour for all).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -36,14 +38,19 @@ const std::vector<ProblemShape> kShapes = {
 int main(int argc, char** argv) {
   if (!std::getenv("MINIATTN_TEST_SEED")) setenv("MINIATTN_TEST_SEED", "1", 1);
   std::vector<std::string> names;
-  for (int i = 1; i < argc; ++i) names.emplace_back(argv[i]);
+  std::size_t nshapes = kShapes.size();
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--shapes") == 0 && i + 1 < argc) nshapes = std::strtoul(argv[++i], nullptr, 10);
+    else names.emplace_back(argv[i]);
+  }
   if (names.empty())
     for (const BackendInfo& b : backend_infos())
       if (b.compiled && b.supported && b.name != "cuda") names.push_back(b.name);
   for (const std::string& name : names) {
     const std::unique_ptr<Backend> be = create_backend(name);
-    for (const ProblemShape& s : kShapes)
+    for (std::size_t si = 0; si < std::min(nshapes, kShapes.size()); ++si)
       for (PvPrecision pv : {PvPrecision::Fp32, PvPrecision::Bf16, PvPrecision::Int8}) {
+        const ProblemShape& s = kShapes[si];
         std::vector<TileShape> tiles{be->default_tiles(s.d, pv)};
         for (TileShape t : {TileShape{37, 48}, TileShape{13, 300}, TileShape{64, 64}})
           if (be->check(make_attn_params(s, Variant::Fused, pv, Exp2Kind::Accurate,
