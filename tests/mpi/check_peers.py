@@ -3,7 +3,8 @@
 usage: check_peers.py openvino REPO MINIATTN OUTDIR   a tiny study against OpenVINO (exit 77,
                                                       CTest's skip, where .venv has no openvino)
        check_peers.py missing REPO MINIATTN OUTDIR    peers that cannot run are skipped with a
-                                                      message each; bad arguments are refused"""
+                                                      message each, one that crashes on a shape
+                                                      is left out of it; bad arguments refused"""
 import csv
 import os
 import shutil
@@ -102,6 +103,23 @@ def missing_peers(repo, exe, out):
     rows = list(csv.DictReader(open(os.path.join(out, "study", "peers.csv"))))
     assert [r["impl"] for r in rows] == ["miniattn int8.int8"], rows
     assert rows[0]["t_over_int8_int8"] == "1" and rows[0]["t_over_int8_bf16"] == "", rows
+    # A torch that fails setting up a shape (as when out of memory): left out of that shape,
+    # saying why; the study goes on.
+    with open(os.path.join(fake, "torch", "__init__.py"), "w") as f:
+        f.write("from . import nn\n__version__ = '9.9'\n"
+                "def set_num_threads(n):\n    raise MemoryError('simulated')\n")
+    os.makedirs(os.path.join(fake, "torch", "nn"))
+    with open(os.path.join(fake, "torch", "nn", "__init__.py"), "w") as f:
+        f.write("from . import functional\n")
+    with open(os.path.join(fake, "torch", "nn", "functional.py"), "w") as f:
+        f.write("def scaled_dot_product_attention(*args, **kwargs):\n    pass\n")
+    p = peers(repo, "--python", python, "--peers", "torch", "--pv", "int8", "--L", "64", "--D", "16",
+              "--H", "1", "--causal", "0", "--threads", "1", "--rounds", "1", "--miniattn", exe,
+              "--out-dir", os.path.join(out, "study3"))
+    assert "peers.py: torch left out of L64_D16_H1_c0_t1: the torch process ended (exit 1)" \
+        in p.stdout and "MemoryError: simulated" in p.stdout, p.stdout
+    rows = list(csv.DictReader(open(os.path.join(out, "study3", "peers.csv"))))
+    assert [r["impl"] for r in rows] == ["miniattn int8.int8"], rows
     # No interpreter at all: the same, one line per peer.
     p = peers(repo, "--python", os.path.join(out, "no_such_python"), "--pv", "int8", "--L", "64",
               "--D", "16", "--H", "1", "--causal", "0", "--threads", "1", "--rounds", "1",
