@@ -6,7 +6,7 @@
 # host's namespaces; Open MPI talks TCP only (pml ob1, btl tcp,self).
 #
 #   scripts/netlab.sh --rate RATE [--ranks N] [LINK OPTIONS] -- MPIRUN_ARGS...
-#   scripts/netlab.sh --rate RATE [--ranks N] [LINK OPTIONS] --probe [--probe-bin PATH] [--max-bytes N]
+#   scripts/netlab.sh --rate RATE [--ranks N] [LINK OPTIONS] --probe [--probe-bin P] [--max-bytes N]
 #   scripts/netlab.sh --check                 can a lab be built here? (exit 0, or 2 and why)
 #   scripts/netlab.sh --cleanup-stale [PID]   remove the labs whose netlab.sh is gone
 #
@@ -81,7 +81,7 @@ teardown() {
     ip netns del "$ns" 2>/dev/null || echo "netlab: could not remove namespace $ns" >&2
   done
   for ifc in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' |
-               grep -E "^$prefix$owner[a-z]" || true); do
+               grep -E "^${prefix}${owner}[a-z]" || true); do
     ip link del "$ifc" 2>/dev/null || true
   done
   rm -rf /tmp/"$prefix$owner".??????
@@ -142,8 +142,8 @@ case $mode in
   check) rate=${rate:-1gbit} ranks=${ranks:-2} ;;
 esac
 
-[ "$(id -u)" -eq 0 ] ||
-  die "cannot create network namespaces: needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN), running as uid $(id -u)"
+[ "$(id -u)" -eq 0 ] || die "cannot create network namespaces: needs root" \
+                           "(CAP_SYS_ADMIN, CAP_NET_ADMIN), not uid $(id -u)"
 for tool in ip tc unshare setsid tail; do
   command -v "$tool" > /dev/null ||
     die "cannot build a lab: '$tool' not found (Debian: iproute2, util-linux, coreutils)"
@@ -277,14 +277,17 @@ done
   for ((i = 0; i < ranks; ++i)); do echo "  $(rank_addr $i)) ns=$(rank_ns $i) ;;"; done
   echo "  *) echo \"netlab agent: no host \$host in lab $lab\" >&2; exit 255 ;;"
   echo 'esac'
-  echo "exec ip netns exec \"\$ns\" unshare --uts sh -c 'hostname \"\$0\" && exec sh -c \"\$1\"' \"\$ns\" \"\$*\""
+  echo 'exec ip netns exec "$ns" unshare --uts \'
+  echo '  sh -c '"'"'hostname "$0" && exec sh -c "$1"'"'"' "$ns" "$*"'
 } > "$state/agent"
 chmod 755 "$state/agent"
 for ((i = 0; i < ranks; ++i)); do echo "$(rank_addr $i) slots=1"; done > "$state/hostfile"
 
 links="unshaped veth"
 [ $shaped -eq 1 ] && links="$rate each way (tbf burst $burst B, queue $queue_ms ms)"
-echo "netlab: lab $lab: $ranks host(s) $(rank_addr 0)..$(rank_addr $((ranks - 1)))/24, links $links, TCP $(ip netns exec "$head" cat /proc/sys/net/ipv4/tcp_congestion_control)" >&2
+cc=$(ip netns exec "$head" cat /proc/sys/net/ipv4/tcp_congestion_control)
+echo "netlab: lab $lab: $ranks host(s) $(rank_addr 0)..$(rank_addr $((ranks - 1)))/24," \
+     "links $links, TCP $cc" >&2
 
 if [ "$mode" = check ]; then
   echo "netlab: ok: namespaces, veth pairs, a bridge and tc work here"
@@ -315,8 +318,8 @@ run_job() {
 link_bytes() {
   for ((i = 0; i < ranks; ++i)); do
     ip -n "$(rank_ns $i)" -s link show "${lab}r$i" 2>/dev/null |
-      awk -v r=$i '/RX:/ { getline; rx = $1 } /TX:/ { getline; tx = $1 }
-                   END { printf "netlab: rank %d link: sent %d B, received %d B\n", r, tx, rx }'
+      awk -v h="r$i $(rank_addr $i)" '/RX:/ { getline; rx = $1 } /TX:/ { getline; tx = $1 }
+                   END { printf "netlab: host %s link: sent %d B, received %d B\n", h, tx, rx }'
   done
 }
 
@@ -324,8 +327,8 @@ rc=0
 if [ "$mode" = probe ]; then
   if command -v ping > /dev/null; then
     echo "netlab: ICMP echo $(rank_addr 0) -> $(rank_addr 1), 56-byte payload:"
-    ip netns exec "$(rank_ns 0)" ping -q -n -c 50 -i 0.02 "$(rank_addr 1)" | grep -E 'rtt|packets' ||
-      echo "netlab: ping failed"
+    ip netns exec "$(rank_ns 0)" ping -q -n -c 50 -i 0.02 "$(rank_addr 1)" |
+      grep -E 'rtt|packets' || echo "netlab: ping failed"
   else
     echo "netlab: no ping (Debian: iputils-ping): ICMP round trip not measured"
   fi
