@@ -19,6 +19,8 @@ packages=(
   # sanitizer and fuzzing builds (scripts/ci/asan.sh, fuzz.sh): clang, its sanitizer and
   # libFuzzer runtimes, LLVM's OpenMP, llvm-symbolizer for readable reports
   clang libclang-rt-14-dev libomp-dev llvm-14
+  # scripts/netlab.sh, the emulated multi-host network: ip and tc, ping for its --probe
+  iproute2 iputils-ping
   # Python for the test drivers and scripts/ (always /usr/bin/python3)
   python3 python3-numpy python3-h5py python3-matplotlib
   # the venv of scripts/setup_python.sh (scripts/capture_qkv.py and its tests)

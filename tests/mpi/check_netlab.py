@@ -1,0 +1,309 @@
+#!/usr/bin/python3
+"""Tests of scripts/netlab.sh, the emulated multi-host network. Each mode exits 77 (CTest's
+SKIP_RETURN_CODE) with netlab's reason where a lab cannot be built here, and removes every lab
+it started, also when it fails.
+
+usage: check_netlab.py --netlab PATH ring --rate R --miniattn EXE --verify EXE --deck TOML
+                                          --reference H5 --max-rel-l2 X --out NAME
+       check_netlab.py --netlab PATH probe --rate R --pingpong EXE
+       check_netlab.py --netlab PATH cleanup
+       check_netlab.py --netlab PATH refuse
+  ring     a 2-rank ring run inside the lab: O against the replicated run's file, and the
+           ring's shards counted on the lab's links
+  probe    measured MPI bandwidth between two hosts lies just below the shaped rate
+  cleanup  nothing of a lab is left after SIGTERM, SIGINT, SIGKILL of a rank, SIGKILL of
+           netlab.sh (its reaper), SIGKILL of netlab.sh and its reaper (--cleanup-stale)
+  refuse   without root or without capabilities: exit 2 and one line naming what failed"""
+import argparse
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+SKIP = 77
+PREFIX = "mnl"
+
+
+def fail(msg):
+    print(f"FAIL: {msg}")
+    sys.exit(1)
+
+
+def sh(*cmd):
+    return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
+
+
+def leftovers(pid):
+    """What exists of lab mnl<pid>: namespaces, root-namespace interfaces, state directories."""
+    name = re.compile(rf"{PREFIX}{pid}(s|h|r\d+)$")
+    found = [l.split()[0] for l in sh("ip", "netns", "list").splitlines()
+             if l.split() and name.match(l.split()[0])]
+    found += [m for m in re.findall(r"^\d+: ([^:@]+)", sh("ip", "-o", "link", "show"), re.M)
+              if m.startswith(f"{PREFIX}{pid}")]
+    return found + glob.glob(f"/tmp/{PREFIX}{pid}.*")
+
+
+def alive(pid):
+    """Running and not a zombie (a container's init may never reap the orphans)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def wait_until(cond, seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.1)
+    return cond()
+
+
+def reaper_of(pid):
+    for p in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"--reap" in args and args[args.index(b"--reap") + 1:][:1] == [str(pid).encode()]:
+            return int(p)
+    return None
+
+
+class Lab:
+    """One netlab.sh run; on leaving, whatever it left is removed (the test has failed then)."""
+
+    def __init__(self, netlab, args, env=None):
+        self.netlab = netlab
+        self.proc = subprocess.Popen([netlab] + args, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env=env)
+        self.pid = self.proc.pid
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if not wait_until(lambda: not leftovers(self.pid), 10):
+            reaper = reaper_of(self.pid)
+            if reaper:
+                os.kill(reaper, signal.SIGKILL)
+            subprocess.run([self.netlab, "--cleanup-stale", str(self.pid)], check=False)
+        return False
+
+    def host_pids(self, rank):
+        return [int(p) for p in sh("ip", "netns", "pids", f"{PREFIX}{self.pid}r{rank}").split()]
+
+    def communicate(self, timeout):
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            fail(f"netlab.sh {self.pid} still running after {timeout} s")
+        sys.stdout.write(out)
+        sys.stdout.write(err)
+        return self.proc.returncode, out, err
+
+
+def skip_unless_possible(netlab):
+    p = subprocess.run([netlab, "--check"], capture_output=True, text=True, timeout=60,
+                       check=False)
+    if p.returncode == 2:
+        print(f"SKIP: no lab can be built here: {p.stderr.strip()}")
+        sys.exit(SKIP)
+    if p.returncode != 0:
+        fail(f"netlab.sh --check exited {p.returncode}: {p.stderr.strip()}")
+
+
+def expect_clean(lab, what):
+    if not wait_until(lambda: not leftovers(lab.pid), 10):
+        fail(f"{what}: left behind {leftovers(lab.pid)}")
+
+
+def ring(a):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = ["--rate", a.rate, "--ranks", "2", "--", "-np", "2", a.miniattn, a.deck,
+           "--set", 'run.kv_mode="ring"', "--set", f'output.file="{a.out}.h5"',
+           "--set", f'output.report="{a.out}.json"']
+    with Lab(a.netlab, cmd, env) as lab:
+        rc, _, err = lab.communicate(90)
+        if rc != 0:
+            fail(f"the ring run in the lab exited {rc}")
+        expect_clean(lab, "a finished run")
+    sent = {int(r): int(b)
+            for r, b in re.findall(r"netlab: host r(\d+) \S+ link: sent (\d+) B", err)}
+    if sorted(sent) != [0, 1]:
+        fail(f"netlab printed no link counters for ranks 0 and 1: {sent}")
+    report = json.load(open(f"{a.out}.json"))
+    shard = report["ring"]["bytes_sent"]["min"]
+    if shard <= 0 or min(sent.values()) < shard:
+        fail(f"the ring's shards ({shard:.0f} B per rank) did not cross the lab's links "
+             f"(sent {sent}): another transport carried them")
+    print(f"links carried {sent} B, ring shards {shard:.0f} B per rank")
+    v = subprocess.run([a.verify, f"{a.out}.h5", a.reference, "--max-rel-l2", a.max_rel_l2],
+                       check=False)
+    if v.returncode != 0:
+        fail(f"O of the lab's ring run differs from {a.reference} (miniattn-verify exit "
+             f"{v.returncode})")
+
+
+def probe(a):
+    bits = float(re.match(r"(\d+(?:\.\d+)?)mbit$", a.rate).group(1)) * 1e6
+    size = 1 << 20
+    with Lab(a.netlab, ["--rate", a.rate, "--ranks", "2", "--probe", "--probe-bin", a.pingpong,
+                        "--max-bytes", str(size)]) as lab:
+        rc, out, _ = lab.communicate(90)
+        if rc != 0:
+            fail(f"netlab.sh --probe exited {rc}")
+        expect_clean(lab, "a probe")
+    if "node_ranks=1" not in out:
+        fail("rank 0 shares a node with another rank (MPI_COMM_TYPE_SHARED): not one host each")
+    # Upper bound: payload over line rate is at most 1 (Ethernet, IP and TCP headers take ~4.4%
+    # of a 1514-byte frame), plus the tbf bucket of 32 KiB that a message may send at veth speed
+    # after an idle spell (3% of 1 MiB): 1.05. Lower bound 0.2: on a loaded 2-core machine the
+    # kernel's packet work waits for scheduler ticks (0.44 of the rate measured at load 10).
+    for kind in ("pingpong", "ring"):
+        m = re.search(rf"^{kind} .*bytes={size} .*mbit_s\S*=([\d.]+)", out, re.M)
+        if not m:
+            fail(f"no {kind} line for {size} bytes")
+        got = float(m.group(1)) * 1e6
+        if not 0.2 * bits <= got <= 1.05 * bits:
+            fail(f"{kind}: {got / 1e6:.1f} Mbit/s over a {a.rate} link, expected 20% to 105% "
+                 "of the rate")
+        print(f"{kind}: {got / 1e6:.1f} Mbit/s at {a.rate}: shaped")
+
+
+def cleanup(a):
+    job = ["--rate", "1gbit", "--", "-np", "2", "sleep", "60"]
+
+    def started(lab):
+        ok = wait_until(lambda: all(any(comm(p) == "sleep" for p in lab.host_pids(r))
+                                    for r in (0, 1)), 30)
+        if not ok:
+            fail(f"the job did not start in lab {PREFIX}{lab.pid}")
+        return lab.host_pids(0) + lab.host_pids(1)
+
+    def gone(pids, what):
+        if not wait_until(lambda: not any(alive(p) for p in pids), 10):
+            fail(f"{what}: processes {[p for p in pids if alive(p)]} of the job still run")
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with Lab(a.netlab, job) as lab:
+            pids = started(lab)
+            lab.proc.send_signal(sig)
+            rc, _, _ = lab.communicate(20)
+            if rc != 128 + sig:
+                fail(f"netlab.sh exited {rc} after {sig.name}, expected {128 + sig}")
+            expect_clean(lab, sig.name)
+            gone(pids, sig.name)
+        print(f"{sig.name} of netlab.sh: job stopped, lab removed")
+
+    with Lab(a.netlab, job) as lab:
+        pids = started(lab)
+        victim = [p for p in lab.host_pids(1) if comm(p) == "sleep"]
+        os.kill(victim[0], signal.SIGKILL)
+        rc, _, _ = lab.communicate(30)
+        if rc == 0:
+            fail("netlab.sh exited 0 after a rank was killed")
+        expect_clean(lab, "SIGKILL of a rank")
+        gone(pids, "SIGKILL of a rank")
+    print(f"SIGKILL of rank 1: netlab.sh exited {rc}, lab removed")
+
+    with Lab(a.netlab, job) as lab:
+        pids = started(lab)
+        lab.proc.kill()
+        lab.proc.wait()
+        expect_clean(lab, "SIGKILL of netlab.sh (the reaper)")
+        gone(pids, "SIGKILL of netlab.sh")
+    print("SIGKILL of netlab.sh: its reaper removed the lab")
+
+    with Lab(a.netlab, job) as lab:
+        pids = started(lab)
+        reaper = reaper_of(lab.pid)
+        if reaper is None:
+            fail(f"netlab.sh {lab.pid} has no reaper")
+        os.kill(reaper, signal.SIGKILL)
+        lab.proc.kill()
+        lab.proc.wait()
+        time.sleep(1)
+        if not leftovers(lab.pid):
+            fail("nothing left after SIGKILL of netlab.sh and its reaper: the test saw nothing")
+        p = subprocess.run([a.netlab, "--cleanup-stale", str(lab.pid)], capture_output=True,
+                           text=True, check=False)
+        if p.returncode != 0 or f"removed the stale lab {PREFIX}{lab.pid}" not in p.stdout:
+            fail(f"--cleanup-stale {lab.pid}: exit {p.returncode}: {p.stdout}{p.stderr}")
+        expect_clean(lab, "--cleanup-stale")
+        gone(pids, "--cleanup-stale")
+    print("SIGKILL of netlab.sh and its reaper: --cleanup-stale removed the lab")
+
+
+def refuse(a):
+    """An ordinary user and root without capabilities (a container's root) are refused; where
+    this process cannot build a lab itself, it is the one refused."""
+    job = ["--rate", "1gbit", "--", "-np", "2", "true"]
+    check = subprocess.run([a.netlab, "--check"], capture_output=True, check=False)
+    if check.returncode == 2:
+        runs = [("this process", [])]
+    elif not shutil.which("setpriv"):
+        print("SKIP: setpriv (util-linux) not found, and this process may build labs")
+        sys.exit(SKIP)
+    else:
+        runs = [("an ordinary user", ["setpriv", "--reuid=65534", "--regid=65534",
+                                      "--clear-groups", "--"]),
+                ("root without capabilities",
+                 ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--"])]
+    for what, wrap in runs:
+        p = subprocess.Popen(wrap + [a.netlab] + job, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        out, err = p.communicate(timeout=30)
+        lines = err.strip().splitlines()
+        if p.returncode != 2 or len(lines) != 1 or not re.match(
+                r"netlab: cannot create network namespaces: \S.*", lines[0]):
+            fail(f"{what}: expected exit 2 and one line 'netlab: cannot create network "
+                 f"namespaces: ...', got {p.returncode}: {out}{err}")
+        if not wait_until(lambda: not leftovers(p.pid), 5):
+            fail(f"{what}: left behind {leftovers(p.pid)}")
+        print(f"{what}: {lines[0]}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--netlab", required=True)
+    sub = ap.add_subparsers(dest="mode", required=True)
+    r = sub.add_parser("ring")
+    for opt in ("--rate", "--miniattn", "--verify", "--deck", "--reference", "--max-rel-l2",
+                "--out"):
+        r.add_argument(opt, required=True)
+    p = sub.add_parser("probe")
+    p.add_argument("--rate", required=True)
+    p.add_argument("--pingpong", required=True)
+    sub.add_parser("cleanup")
+    sub.add_parser("refuse")
+    a = ap.parse_args()
+    if a.mode == "refuse":
+        refuse(a)
+    else:
+        skip_unless_possible(a.netlab)
+        {"ring": ring, "probe": probe, "cleanup": cleanup}[a.mode](a)
+    print("OK")
+
+
+if __name__ == "__main__":
+    main()
