@@ -291,7 +291,7 @@ class Run {
     }
 #if MINIATTN_HAVE_HDF5
     all_or_none(comm_, [&] {
-      if (comm_.root()) check_input_file_isolated(deck_);
+      if (comm_.root()) check_input_file_isolated(deck_.input_spec());
     });
     all_or_none(comm_, [&] {
       H5Reader reader(comm_, deck_.input.file);

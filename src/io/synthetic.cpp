@@ -8,14 +8,22 @@
 // cos and sin halves, so one log, one sqrt and one sincos serve two elements.
 #include "miniattn/synthetic.hpp"
 
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace miniattn {
 namespace {
+
+// constexpr, so to_string works even from another file's static initialisers.
+constexpr std::array<std::pair<std::string_view, Distribution>, 3> kDistributions{
+    {{"normal", Distribution::Normal},
+     {"outliers", Distribution::Outliers},
+     {"k_bias", Distribution::KBias}}};
 
 constexpr uint64_t kGamma = 0x9e3779b97f4a7c15ULL;  // 2^64 / golden ratio, odd
 
@@ -73,6 +81,18 @@ constexpr double kOutlierStd = 10.0;
 constexpr double kBiasStd = 5.0;
 
 }  // namespace
+
+std::string_view to_string(Distribution d) {
+  for (const auto& [name, value] : kDistributions)
+    if (value == d) return name;
+  return "?";
+}
+
+std::optional<Distribution> parse_distribution(std::string_view s) {
+  for (const auto& [name, value] : kDistributions)
+    if (name == s) return value;
+  return std::nullopt;
+}
 
 void synthetic_rows(Distribution dist, uint64_t seed, Tensor t, int64_t heads, int64_t len, int d,
                     int64_t row_begin, int64_t row_end, float* out) {
