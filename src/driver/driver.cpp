@@ -30,6 +30,7 @@
 #include "miniattn/deck.hpp"
 #include "miniattn/decomp.hpp"
 #include "miniattn/output_paths.hpp"
+#include "miniattn/peaks.hpp"
 #include "miniattn/registry.hpp"
 #include "miniattn/report.hpp"
 #include "miniattn/synthetic.hpp"

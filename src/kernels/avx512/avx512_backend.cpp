@@ -742,7 +742,6 @@ class Avx512Backend final : public Backend {
     });
   }
 
-  const KernelStudies* studies() const override { return avx512_studies(); }
 };
 
 }  // namespace
