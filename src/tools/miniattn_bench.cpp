@@ -43,7 +43,7 @@
 #include <omp.h>
 #endif
 #if defined(MINIATTN_HAVE_CUDA)
-#include "kernels/cuda/cuda_tools.hpp"
+#include "tools/cuda_tools.hpp"
 #endif
 
 namespace miniattn::bench {
