@@ -20,7 +20,7 @@
 #include "driver/preflight.hpp"
 #include "driver/progress.hpp"
 #include "exec/cpu_executor.hpp"
-#include "driver/ring_executor.hpp"
+#include "exec/ring_executor.hpp"
 #include "kernels/reference/reference_backend.hpp"
 #include "miniattn/build_info.hpp"
 #include "miniattn/buffer.hpp"

@@ -31,6 +31,7 @@
 #include <sstream>
 #include <utility>
 
+#include "comm/mpi_comm.hpp"
 #include "miniattn/output_paths.hpp"
 
 #if !MINIATTN_HAVE_MPI
@@ -568,7 +569,7 @@ std::vector<hsize_t> chunk_dims(const RowLayout& l, std::size_t elem_bytes, int6
 Handle mpio_fapl(const Comm& comm, int64_t align = 0) {
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   if (fapl.valid()) {
-    H5Pset_fapl_mpio(fapl.get(), comm.native(), MPI_INFO_NULL);
+    H5Pset_fapl_mpio(fapl.get(), mpi_comm(comm), MPI_INFO_NULL);
     // Every metadata access here is made by all ranks: let one rank read and broadcast.
     H5Pset_all_coll_metadata_ops(fapl.get(), 1);
     H5Pset_coll_metadata_write(fapl.get(), 1);
