@@ -100,7 +100,7 @@ class Backend {
                       std::byte* scratch, TileCycles& cycles) const = 0;
 
   // A backend that runs a whole rank itself (on a device) returns its executor; null means
-  // the driver's threaded CPU executor over pack_kv/attend.
+  // the threaded CPU executor (src/exec/) over pack_kv/attend.
   virtual std::unique_ptr<RankExecutor> make_executor(const AttnParams& p, const Decomposition& dec,
                                                       const RankSlice& slice, int threads) const {
     return nullptr;

@@ -1,5 +1,6 @@
 // The one file that names every backend. A new backend is a folder under src/kernels/, an
-// object library in src/CMakeLists.txt defining MINIATTN_HAVE_<NAME>, and one entry here.
+// object library in src/CMakeLists.txt defining MINIATTN_HAVE_<NAME>, and one entry here (and
+// one in studies.cpp if it has peak loops or kernel studies).
 #include "miniattn/registry.hpp"
 
 #include <algorithm>
