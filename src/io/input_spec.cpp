@@ -1,27 +1,18 @@
 #include "miniattn/input_spec.hpp"
 
-#include <array>
-#include <utility>
+#include "problem/enum_names.hpp"
 
 namespace miniattn {
 namespace {
 
-// constexpr, so to_string works even from another file's static initialisers.
-constexpr std::array<std::pair<std::string_view, TensorLayout>, 2> kLayouts{
+constexpr enum_names::Table<TensorLayout, 2> kLayouts{
     {{"bhld", TensorLayout::Bhld}, {"blhd", TensorLayout::Blhd}}};
 
 }  // namespace
 
-std::string_view to_string(TensorLayout l) {
-  for (const auto& [name, value] : kLayouts)
-    if (value == l) return name;
-  return "?";
-}
-
+std::string_view to_string(TensorLayout l) { return enum_names::name(kLayouts, l); }
 std::optional<TensorLayout> parse_tensor_layout(std::string_view s) {
-  for (const auto& [name, value] : kLayouts)
-    if (name == s) return value;
-  return std::nullopt;
+  return enum_names::value(kLayouts, s);
 }
 
 }  // namespace miniattn

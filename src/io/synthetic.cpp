@@ -8,19 +8,18 @@
 // cos and sin halves, so one log, one sqrt and one sincos serve two elements.
 #include "miniattn/synthetic.hpp"
 
-#include <array>
 #include <cmath>
 #include <cstddef>
 #include <stdexcept>
 #include <string>
-#include <utility>
 #include <vector>
+
+#include "problem/enum_names.hpp"
 
 namespace miniattn {
 namespace {
 
-// constexpr, so to_string works even from another file's static initialisers.
-constexpr std::array<std::pair<std::string_view, Distribution>, 3> kDistributions{
+constexpr enum_names::Table<Distribution, 3> kDistributions{
     {{"normal", Distribution::Normal},
      {"outliers", Distribution::Outliers},
      {"k_bias", Distribution::KBias}}};
@@ -82,16 +81,9 @@ constexpr double kBiasStd = 5.0;
 
 }  // namespace
 
-std::string_view to_string(Distribution d) {
-  for (const auto& [name, value] : kDistributions)
-    if (value == d) return name;
-  return "?";
-}
-
+std::string_view to_string(Distribution d) { return enum_names::name(kDistributions, d); }
 std::optional<Distribution> parse_distribution(std::string_view s) {
-  for (const auto& [name, value] : kDistributions)
-    if (name == s) return value;
-  return std::nullopt;
+  return enum_names::value(kDistributions, s);
 }
 
 void synthetic_rows(Distribution dist, uint64_t seed, Tensor t, int64_t heads, int64_t len, int d,
