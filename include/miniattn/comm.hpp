@@ -14,34 +14,34 @@
 
 namespace miniattn {
 
-// Non-blocking transfers in flight (MPI requests), from Comm::isend_bytes and irecv_bytes.
-// Move-only. Their buffers must stay untouched until test() has returned true or wait() has
-// returned.
-class Requests {
- public:
-  Requests();
-  ~Requests();
-  Requests(Requests&&) noexcept;
-  Requests& operator=(Requests&&) noexcept;
-  Requests(const Requests&) = delete;
-  Requests& operator=(const Requests&) = delete;
-
-  // True when no transfer was ever posted here.
-  bool empty() const;
-  // True once every transfer has completed (MPI_Testall). Open MPI moves large messages only
-  // inside MPI calls, so calling this between pieces of work is what keeps them moving.
-  bool test();
-  // Returns once every transfer has completed (MPI_Waitall).
-  void wait();
-
- private:
-  friend class Comm;
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
-
 class Comm {
  public:
+  // Non-blocking transfers in flight (MPI requests), from isend_bytes and irecv_bytes.
+  // Move-only. Their buffers must stay untouched until test() has returned true or wait() has
+  // returned.
+  class Requests {
+   public:
+    Requests();
+    ~Requests();
+    Requests(Requests&&) noexcept;
+    Requests& operator=(Requests&&) noexcept;
+    Requests(const Requests&) = delete;
+    Requests& operator=(const Requests&) = delete;
+
+    // True when no transfer was ever posted here.
+    bool empty() const;
+    // True once every transfer has completed (MPI_Testall). Open MPI moves large messages only
+    // inside MPI calls, so calling this between pieces of work is what keeps them moving.
+    bool test();
+    // Returns once every transfer has completed (MPI_Waitall).
+    void wait();
+
+   private:
+    friend class Comm;
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+  };
+
   static Comm world();
 
   int rank() const { return rank_; }

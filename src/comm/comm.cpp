@@ -49,24 +49,24 @@ struct Comm::Handle {
   }
 };
 
-struct Requests::Impl {
+struct Comm::Requests::Impl {
   std::vector<MPI_Request> reqs;
 };
 
-Requests::Requests() : impl_(std::make_unique<Impl>()) {}
-Requests::~Requests() = default;
-Requests::Requests(Requests&&) noexcept = default;
-Requests& Requests::operator=(Requests&&) noexcept = default;
-bool Requests::empty() const { return impl_->reqs.empty(); }
+Comm::Requests::Requests() : impl_(std::make_unique<Impl>()) {}
+Comm::Requests::~Requests() = default;
+Comm::Requests::Requests(Requests&&) noexcept = default;
+Comm::Requests& Comm::Requests::operator=(Requests&&) noexcept = default;
+bool Comm::Requests::empty() const { return impl_->reqs.empty(); }
 
-bool Requests::test() {
+bool Comm::Requests::test() {
   int flag = 0;
   MPI_Testall(static_cast<int>(impl_->reqs.size()), impl_->reqs.data(), &flag,
               MPI_STATUSES_IGNORE);
   return flag != 0;
 }
 
-void Requests::wait() {
+void Comm::Requests::wait() {
   MPI_Waitall(static_cast<int>(impl_->reqs.size()), impl_->reqs.data(), MPI_STATUSES_IGNORE);
 }
 
@@ -187,15 +187,15 @@ void Comm::abort(int code) const {
 #else  // one rank, no MPI
 
 struct Comm::Handle {};
-struct Requests::Impl {};
+struct Comm::Requests::Impl {};
 
-Requests::Requests() : impl_(std::make_unique<Impl>()) {}
-Requests::~Requests() = default;
-Requests::Requests(Requests&&) noexcept = default;
-Requests& Requests::operator=(Requests&&) noexcept = default;
-bool Requests::empty() const { return true; }
-bool Requests::test() { return true; }
-void Requests::wait() {}
+Comm::Requests::Requests() : impl_(std::make_unique<Impl>()) {}
+Comm::Requests::~Requests() = default;
+Comm::Requests::Requests(Requests&&) noexcept = default;
+Comm::Requests& Comm::Requests::operator=(Requests&&) noexcept = default;
+bool Comm::Requests::empty() const { return true; }
+bool Comm::Requests::test() { return true; }
+void Comm::Requests::wait() {}
 
 Comm Comm::adopt(std::shared_ptr<const Handle> handle) {
   Comm c;

@@ -104,7 +104,7 @@ class StepComm {
     pending_ = false;
   }
 
-  Requests reqs_;
+  Comm::Requests reqs_;
   double t_post_ = 0.0;
   bool pending_ = false;
 };

@@ -111,7 +111,7 @@ TEST(Comm, ReduceScatterRecordsMergesAndHandsOutTheRanksShares) {
 
 TEST(Comm, NonBlockingRingTransferCompletesThroughTestAndWait) {
   const Comm& w = world();
-  Requests none;
+  Comm::Requests none;
   EXPECT_TRUE(none.empty());
   EXPECT_TRUE(none.test());
   none.wait();
@@ -121,7 +121,7 @@ TEST(Comm, NonBlockingRingTransferCompletesThroughTestAndWait) {
   for (std::size_t bytes : {std::size_t{0}, std::size_t{3} << 20}) {
     std::vector<unsigned char> out(bytes), in(bytes, 0);
     for (std::size_t i = 0; i < bytes; ++i) out[i] = static_cast<unsigned char>(i * 7 + w.rank());
-    Requests reqs;
+    Comm::Requests reqs;
     w.irecv_bytes(in.data(), bytes, prev, 5, reqs);
     w.isend_bytes(out.data(), bytes, next, 5, reqs);
     EXPECT_EQ(reqs.empty(), bytes == 0);
