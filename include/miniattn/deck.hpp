@@ -8,14 +8,12 @@
 #include <vector>
 
 #include "miniattn/attn_params.hpp"
+#include "miniattn/input_spec.hpp"
+#include "miniattn/synthetic.hpp"
 
 namespace miniattn {
 
 enum class InputSource { Synthetic, Hdf5 };
-enum class Distribution { Normal, Outliers, KBias };
-// Order of the dimensions of an HDF5 input tensor: (batch, heads, len, dim), or (batch, len,
-// heads, dim) as flash-attn and many PyTorch codes hold them. Buffers in memory are always bhld.
-enum class TensorLayout { Bhld, Blhd };
 enum class KvMode { Replicated, Ring };
 enum class VerifyMode { None, Sampled, Full };
 
@@ -74,6 +72,8 @@ struct Deck {
   } verify;
 
   ProblemShape shape() const;
+  // [input] file, q, k, v and layout with shape(): what the HDF5 input check reads.
+  InputFileSpec input_spec() const;
 };
 
 // Parses TOML text (source_name is used in messages, e.g. the file path), applies overrides
@@ -88,8 +88,6 @@ Deck parse_deck_file(const std::string& path, const std::vector<std::string>& ov
 std::string to_toml(const Deck& deck);
 
 std::string_view to_string(InputSource s);
-std::string_view to_string(Distribution d);
-std::string_view to_string(TensorLayout l);
 std::string_view to_string(KvMode m);
 std::string_view to_string(VerifyMode m);
 

@@ -1,6 +1,6 @@
 // One rank's attention run. The driver owns the rank's float inputs and outputs (a RankSlice)
-// and asks the backend for an executor: CPU backends use the driver's threaded executor over
-// their kernel primitives; a backend that manages its own device (cuda) provides its own.
+// and asks the backend for an executor: CPU backends use the threaded CPU executor (src/exec/)
+// over their kernel primitives; a backend that manages its own device (cuda) provides its own.
 #pragma once
 
 #include <cstddef>

@@ -12,7 +12,7 @@
 
 #include "miniattn/comm.hpp"
 #include "miniattn/decomp.hpp"
-#include "miniattn/deck.hpp"
+#include "miniattn/input_spec.hpp"
 
 namespace miniattn {
 
@@ -36,19 +36,19 @@ struct RowLayout {
 
 enum class FileDtype { Float32, Float16 };
 
-// Serial check of the input file against the deck, run on one rank before any collective
+// Serial check of the input file against the run's shape, run on one rank before any collective
 // open: the file is HDF5, each of the three datasets exists, is float32, float16 or float64
-// and has the shape the deck implies in its [input] layout. Throws miniattn::Error naming the
-// file, the dataset, what was found and what was expected (and the layout key when the shape
-// is the other layout's).
-void check_input_file(const Deck& deck);
+// and has the shape the spec implies in its layout. Throws miniattn::Error naming the file, the
+// dataset, what was found and what was expected (and the layout key when the shape is the
+// other layout's).
+void check_input_file(const InputFileSpec& in);
 
 // check_input_file run in a child process (fork) of the calling rank, followed there by a read
 // of the first and last row of each dataset (chunk index, filters, type conversion). HDF5 1.10
 // can crash or loop on a corrupt file (fuzzing found such files, which crash h5dump too); here
 // a crash or a hang of the child becomes a miniattn::Error naming the file, instead of the end
 // of the run without a message. Errors as check_input_file otherwise. Call it on one rank.
-void check_input_file_isolated(const Deck& deck, double timeout_seconds = 120.0);
+void check_input_file_isolated(const InputFileSpec& in, double timeout_seconds = 120.0);
 
 class H5Reader {
  public:

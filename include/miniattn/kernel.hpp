@@ -65,32 +65,6 @@ void merge_row_state(const RowState& into, const RowState& from, int rows, int d
 void finalize_rows(const RowState& s, int rows, int d, float* o, float* lse,
                    const float* lse_shift = nullptr);
 
-// The seeds' kernel studies (miniattn-bench), for backends that have them.
-enum class Stage2Kind { FusedPerK, TwoPass, PureGemm };
-
-struct PeakRates {  // one thread, register-resident loops, 0 where the ISA has no such unit
-  double int8_gops = 0.0;
-  double fp32_gflops = 0.0;
-  double bf16_gflops = 0.0;
-};
-
-class KernelStudies {
- public:
-  virtual ~KernelStudies() = default;
-  // Peak instruction throughput of this ISA on the calling thread, each loop run for about
-  // `seconds`: the reference of every "% of peak" in the project.
-  virtual PeakRates peak_rates(double seconds) const = 0;
-  // y = 2^x over n values with the backend's vectorised exp2 of the given form.
-  virtual void exp2_row(Exp2Kind e, const float* x, float* y, int64_t n) const = 0;
-  // The seeds' stage 2 (seed 001): O[m x d] = exp2(s * scale - row_max) . V[nc x d], with s
-  // int32 m x nc row-major, V nc x d fp32, O overwritten, accurate exp2. FusedPerK computes
-  // each row's exp2 inside the k loop; TwoPass runs exp2 over the whole chunk into scratch
-  // (m x nc floats), then a GEMM; PureGemm is the GEMM alone on P = scratch as the caller left
-  // it, the bound of the other two.
-  virtual void stage2(Stage2Kind kind, int m, int nc, int d, const int32_t* s, float scale,
-                      const float* row_max, const float* v, float* o, float* scratch) const = 0;
-};
-
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -126,14 +100,11 @@ class Backend {
                       std::byte* scratch, TileCycles& cycles) const = 0;
 
   // A backend that runs a whole rank itself (on a device) returns its executor; null means
-  // the driver's threaded CPU executor over pack_kv/attend.
+  // the threaded CPU executor (src/exec/) over pack_kv/attend.
   virtual std::unique_ptr<RankExecutor> make_executor(const AttnParams& p, const Decomposition& dec,
                                                       const RankSlice& slice, int threads) const {
     return nullptr;
   }
-
-  // The kernel studies of miniattn-bench, or null.
-  virtual const KernelStudies* studies() const { return nullptr; }
 };
 
 }  // namespace miniattn

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,14 +28,5 @@ std::unique_ptr<Backend> create_backend(std::string_view name);
 
 // The name "auto" resolves to on this machine.
 std::string auto_backend_name();
-
-// This machine's per-thread instruction peaks, from the peak loops of the highest-priority
-// backend that runs here and has them; each rate the best of `trials` runs of `seconds` (a peak
-// is a maximum: a trial that shared its core with another process does not lower it).
-struct MachinePeakRates {
-  std::string backend;  // whose loops measured them
-  PeakRates rates;
-};
-std::optional<MachinePeakRates> measure_machine_peaks(double seconds, int trials);
 
 }  // namespace miniattn

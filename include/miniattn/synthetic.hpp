@@ -4,10 +4,15 @@
 #pragma once
 
 #include <cstdint>
-
-#include "miniattn/deck.hpp"
+#include <optional>
+#include <string_view>
 
 namespace miniattn {
+
+// The values' distribution (deck key [input] distribution).
+enum class Distribution { Normal, Outliers, KBias };
+std::string_view to_string(Distribution d);  // "normal", "outliers", "k_bias"
+std::optional<Distribution> parse_distribution(std::string_view s);
 
 enum class Tensor : uint32_t { Q = 1, K = 2, V = 3 };
 

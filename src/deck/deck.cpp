@@ -42,11 +42,6 @@ using Names = std::array<std::pair<std::string_view, E>, N>;
 
 constexpr Names<InputSource, 2> kSources{
     {{"synthetic", InputSource::Synthetic}, {"hdf5", InputSource::Hdf5}}};
-constexpr Names<Distribution, 3> kDistributions{{{"normal", Distribution::Normal},
-                                                 {"outliers", Distribution::Outliers},
-                                                 {"k_bias", Distribution::KBias}}};
-constexpr Names<TensorLayout, 2> kLayouts{
-    {{"bhld", TensorLayout::Bhld}, {"blhd", TensorLayout::Blhd}}};
 constexpr Names<KvMode, 2> kKvModes{{{"replicated", KvMode::Replicated}, {"ring", KvMode::Ring}}};
 constexpr Names<VerifyMode, 3> kVerifyModes{
     {{"none", VerifyMode::None}, {"sampled", VerifyMode::Sampled}, {"full", VerifyMode::Full}}};
@@ -58,8 +53,9 @@ std::string_view name_of(const Table& table, E e) {
   return "?";
 }
 
-// The run enums are named in attn_params.cpp; this lists the deck's spellings and checks them
-// against those parsers once, so the two cannot drift apart silently.
+// The run enums are named in problem/attn_params.cpp, the input ones beside synthetic data and
+// HDF5 I/O; this lists the deck's spellings and checks them against those parsers once, so the
+// two cannot drift apart silently.
 template <class E>
 NameTable<E> named(std::initializer_list<std::string_view> names,
                    std::optional<E> (*parse)(std::string_view)) {
@@ -300,8 +296,9 @@ std::vector<Field> build_schema() {
       field(input, "k", &I::k, non_empty()),
       field(input, "v", &I::v, non_empty()),
       field(input, "seed", &I::seed, at_least(0)),
-      choice(input, "distribution", &I::distribution, kDistributions),
-      choice(input, "layout", &I::layout, kLayouts),
+      choice(input, "distribution", &I::distribution,
+             named({"normal", "outliers", "k_bias"}, parse_distribution)),
+      choice(input, "layout", &I::layout, named({"bhld", "blhd"}, parse_tensor_layout)),
 
       // Whether a backend was compiled in is the registry's question, not the deck's.
       field(run, "backend", &R::backend,
@@ -674,8 +671,6 @@ void check_together(const Deck& deck, const std::vector<Setting>& settings, Diag
 }  // namespace
 
 std::string_view to_string(InputSource s) { return name_of(kSources, s); }
-std::string_view to_string(Distribution d) { return name_of(kDistributions, d); }
-std::string_view to_string(TensorLayout l) { return name_of(kLayouts, l); }
 std::string_view to_string(KvMode m) { return name_of(kKvModes, m); }
 std::string_view to_string(VerifyMode m) { return name_of(kVerifyModes, m); }
 
@@ -690,6 +685,17 @@ ProblemShape Deck::shape() const {
   s.causal = problem.causal;
   s.scale = problem.scale;
   return s;
+}
+
+InputFileSpec Deck::input_spec() const {
+  InputFileSpec in;
+  in.file = input.file;
+  in.q = input.q;
+  in.k = input.k;
+  in.v = input.v;
+  in.layout = input.layout;
+  in.shape = shape();
+  return in;
 }
 
 Deck parse_deck(const std::string& toml_text, const std::string& source_name,

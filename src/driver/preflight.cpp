@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -25,19 +26,9 @@ NodeShare node_share(const Comm& comm, std::size_t mine) {
   s.bytes = mine;
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) == 0) s.host = host;
-#if MINIATTN_HAVE_MPI
-  MPI_Comm node;
-  if (MPI_Comm_split_type(comm.native(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL,
-                          &node) == MPI_SUCCESS) {
-    unsigned long long v = mine, sum = 0;
-    MPI_Allreduce(&v, &sum, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, node);
-    MPI_Comm_size(node, &s.ranks);
-    MPI_Comm_free(&node);
-    s.bytes = static_cast<std::size_t>(sum);
-  }
-#else
-  (void)comm;
-#endif
+  const Comm node = comm.split_node();
+  s.bytes = static_cast<std::size_t>(node.sum(static_cast<uint64_t>(mine)));
+  s.ranks = node.size();
   return s;
 }
 

@@ -31,6 +31,7 @@
 #include <sstream>
 #include <utility>
 
+#include "comm/mpi_comm.hpp"
 #include "miniattn/output_paths.hpp"
 
 #if !MINIATTN_HAVE_MPI
@@ -568,7 +569,7 @@ std::vector<hsize_t> chunk_dims(const RowLayout& l, std::size_t elem_bytes, int6
 Handle mpio_fapl(const Comm& comm, int64_t align = 0) {
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   if (fapl.valid()) {
-    H5Pset_fapl_mpio(fapl.get(), comm.native(), MPI_INFO_NULL);
+    H5Pset_fapl_mpio(fapl.get(), mpi_comm(comm), MPI_INFO_NULL);
     // Every metadata access here is made by all ranks: let one rank read and broadcast.
     H5Pset_all_coll_metadata_ops(fapl.get(), 1);
     H5Pset_coll_metadata_write(fapl.get(), 1);
@@ -687,15 +688,15 @@ Handle open_dataset(hid_t file, const std::string& what, const std::string& path
 // check_input_file
 // ---------------------------------------------------------------------------------------------
 
-void check_input_file(const Deck& deck) {
+void check_input_file(const InputFileSpec& in) {
   quiet_hdf5();
-  const std::string& path = deck.input.file;
+  const std::string& path = in.file;
   const std::string what = "input file";
   Handle file = open_serial(what, path);
 
-  const auto& p = deck.problem;
-  const int64_t lk = p.kv_len > 0 ? p.kv_len : p.seq_len;
-  const bool blhd = deck.input.layout == TensorLayout::Blhd;
+  const ProblemShape& p = in.shape;
+  const int64_t d = p.d;
+  const bool blhd = in.layout == TensorLayout::Blhd;
   const TensorLayout other = blhd ? TensorLayout::Bhld : TensorLayout::Blhd;
   struct Expect {
     const std::string& name;
@@ -703,14 +704,14 @@ void check_input_file(const Deck& deck) {
     const char *heads_key, *len_key;
   };
   const Expect expects[] = {
-      {deck.input.q, p.heads, p.seq_len, "heads", "seq_len"},
-      {deck.input.k, p.kv_heads, lk, "kv_heads", "kv_len"},
-      {deck.input.v, p.kv_heads, lk, "kv_heads", "kv_len"},
+      {in.q, p.heads, p.lq, "heads", "seq_len"},
+      {in.k, p.kv_heads, p.lk, "kv_heads", "kv_len"},
+      {in.v, p.kv_heads, p.lk, "kv_heads", "kv_len"},
   };
   // The dimensions, and their names, of a tensor in one layout.
   auto shape_in = [&](const Expect& e, TensorLayout l) {
-    return l == TensorLayout::Blhd ? std::vector<int64_t>{p.batch, e.len, e.heads, p.head_dim}
-                                   : std::vector<int64_t>{p.batch, e.heads, e.len, p.head_dim};
+    return l == TensorLayout::Blhd ? std::vector<int64_t>{p.batch, e.len, e.heads, d}
+                                   : std::vector<int64_t>{p.batch, e.heads, e.len, d};
   };
   auto meaning = [&](const Expect& e, TensorLayout l) {
     const std::string h = e.heads_key, n = e.len_key;
@@ -726,12 +727,12 @@ void check_input_file(const Deck& deck) {
       throw Error(where + " has dtype " + dtype_name(type.get()) + "; expected " + kInputDtypes,
                   ExitCode::BadInput);
     const std::vector<int64_t> dims = dataset_dims(dset.get());
-    const std::vector<int64_t> want = shape_in(e, deck.input.layout);
+    const std::vector<int64_t> want = shape_in(e, in.layout);
     if (dims == want) continue;
-    const std::string layout_key = "[input] layout = \"" + std::string(to_string(deck.input.layout)) + "\"";
+    const std::string layout_key = "[input] layout = \"" + std::string(to_string(in.layout)) + "\"";
     const std::string other_key = "[input] layout = \"" + std::string(to_string(other)) + "\"";
     std::string msg = where + " has shape " + shape_text(dims) + "; expected " +
-                      meaning(e, deck.input.layout) + " = " + shape_text(want) + " from the deck, " +
+                      meaning(e, in.layout) + " = " + shape_text(want) + " from the deck, " +
                       "as " + layout_key + " orders it";
     if (dims == shape_in(e, other))
       msg += "; that is the shape in " + other_key + ", " + meaning(e, other) +

@@ -23,20 +23,20 @@ namespace {
 
 // Reads the first and the last row of each input dataset (check_input_file has already
 // checked names, types and shapes), through whatever chunk index and filters the file uses.
-std::string probe_rows(const Deck& deck) {
+std::string probe_rows(const InputFileSpec& in) {
   const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
 #if H5_VERSION_GE(1, 10, 7)
   H5Pset_file_locking(fapl, 0, 1);  // as check_input_file: parallel file systems refuse flock
 #endif
-  const hid_t file = H5Fopen(deck.input.file.c_str(), H5F_ACC_RDONLY, fapl);
-  if (file < 0) return "input file " + deck.input.file + ": cannot open as HDF5";
-  for (const std::string* name : {&deck.input.q, &deck.input.k, &deck.input.v}) {
+  const hid_t file = H5Fopen(in.file.c_str(), H5F_ACC_RDONLY, fapl);
+  if (file < 0) return "input file " + in.file + ": cannot open as HDF5";
+  for (const std::string* name : {&in.q, &in.k, &in.v}) {
     const hid_t dset = H5Dopen2(file, name->c_str(), H5P_DEFAULT);
     const hid_t space = dset >= 0 ? H5Dget_space(dset) : -1;
     hsize_t dims[4] = {0, 0, 0, 0};
     if (space < 0 || H5Sget_simple_extent_ndims(space) != 4 ||
         H5Sget_simple_extent_dims(space, dims, nullptr) != 4)
-      return "input file " + deck.input.file + ": dataset '" + *name + "': cannot read its shape";
+      return "input file " + in.file + ": dataset '" + *name + "': cannot read its shape";
     std::vector<double> row(dims[3]);  // double: no float64 value overflows it
     const hsize_t count[4] = {1, 1, 1, dims[3]};
     const hid_t mspace = H5Screate_simple(1, &dims[3], nullptr);
@@ -44,21 +44,21 @@ std::string probe_rows(const Deck& deck) {
       const hsize_t start[4] = {last * (dims[0] - 1), last * (dims[1] - 1), last * (dims[2] - 1), 0};
       if (H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr) < 0 ||
           H5Dread(dset, H5T_NATIVE_DOUBLE, mspace, space, H5P_DEFAULT, row.data()) < 0)
-        return "input file " + deck.input.file + ": dataset '" + *name + "': reading its " +
+        return "input file " + in.file + ": dataset '" + *name + "': reading its " +
                (last ? "last" : "first") + " row failed: the file is corrupt or truncated";
     }
   }
   return "";
 }
 
-[[noreturn]] void child(const Deck& deck, int out) {
+[[noreturn]] void child(const InputFileSpec& in, int out) {
   // Die of the signal, quietly: no sanitizer or fuzzer report for a crash inside HDF5.
   for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) std::signal(sig, SIG_DFL);
   std::string msg;
   int code = 0;
   try {
-    check_input_file(deck);
-    msg = probe_rows(deck);
+    check_input_file(in);
+    msg = probe_rows(in);
     code = msg.empty() ? 0 : static_cast<int>(ExitCode::BadInput);
   } catch (const Error& e) {
     msg = e.what();
@@ -77,19 +77,19 @@ std::string probe_rows(const Deck& deck) {
 
 }  // namespace
 
-void check_input_file_isolated(const Deck& deck, double timeout_seconds) {
+void check_input_file_isolated(const InputFileSpec& in, double timeout_seconds) {
   int fds[2];
-  if (::pipe(fds) != 0) return check_input_file(deck);
+  if (::pipe(fds) != 0) return check_input_file(in);
   std::fflush(nullptr);
   const pid_t pid = ::fork();
   if (pid < 0) {
     ::close(fds[0]);
     ::close(fds[1]);
-    return check_input_file(deck);  // no process to spare: check in this one
+    return check_input_file(in);  // no process to spare: check in this one
   }
   if (pid == 0) {
     ::close(fds[0]);
-    child(deck, fds[1]);
+    child(in, fds[1]);
   }
   ::close(fds[1]);
 
@@ -119,7 +119,7 @@ void check_input_file_isolated(const Deck& deck, double timeout_seconds) {
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
 
-  const std::string& path = deck.input.file;
+  const std::string& path = in.file;
   if (timed_out)
     throw Error("input file " + path + ": the HDF5 library did not finish reading its structure "
                 "within " + std::to_string(static_cast<int>(timeout_seconds)) + " s: the file is "

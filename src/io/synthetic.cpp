@@ -14,8 +14,15 @@
 #include <string>
 #include <vector>
 
+#include "problem/enum_names.hpp"
+
 namespace miniattn {
 namespace {
+
+constexpr enum_names::Table<Distribution, 3> kDistributions{
+    {{"normal", Distribution::Normal},
+     {"outliers", Distribution::Outliers},
+     {"k_bias", Distribution::KBias}}};
 
 constexpr uint64_t kGamma = 0x9e3779b97f4a7c15ULL;  // 2^64 / golden ratio, odd
 
@@ -73,6 +80,11 @@ constexpr double kOutlierStd = 10.0;
 constexpr double kBiasStd = 5.0;
 
 }  // namespace
+
+std::string_view to_string(Distribution d) { return enum_names::name(kDistributions, d); }
+std::optional<Distribution> parse_distribution(std::string_view s) {
+  return enum_names::value(kDistributions, s);
+}
 
 void synthetic_rows(Distribution dist, uint64_t seed, Tensor t, int64_t heads, int64_t len, int d,
                     int64_t row_begin, int64_t row_end, float* out) {

@@ -1,5 +1,6 @@
 // The one file that names every backend. A new backend is a folder under src/kernels/, an
-// object library in src/CMakeLists.txt defining MINIATTN_HAVE_<NAME>, and one entry here.
+// object library in src/CMakeLists.txt defining MINIATTN_HAVE_<NAME>, and one entry here (and
+// one in studies.cpp if it has peak loops or kernel studies).
 #include "miniattn/registry.hpp"
 
 #include <algorithm>
@@ -154,25 +155,6 @@ std::unique_ptr<Backend> create_backend(std::string_view name) {
     return e.make();
   }
   throw Error("unknown backend '" + want + "'; expected auto or one of: " + known);
-}
-
-std::optional<MachinePeakRates> measure_machine_peaks(double seconds, int trials) {
-  for (const Entry* e : by_priority()) {
-    if (!e->compiled || !e->unsupported().empty()) continue;
-    const std::unique_ptr<Backend> be = e->make();
-    const KernelStudies* st = be->studies();
-    if (!st) continue;
-    MachinePeakRates m;
-    m.backend = e->name;
-    for (int i = 0; i < trials; ++i) {
-      const PeakRates r = st->peak_rates(seconds);
-      m.rates.int8_gops = std::max(m.rates.int8_gops, r.int8_gops);
-      m.rates.fp32_gflops = std::max(m.rates.fp32_gflops, r.fp32_gflops);
-      m.rates.bf16_gflops = std::max(m.rates.bf16_gflops, r.bf16_gflops);
-    }
-    if (m.rates.int8_gops > 0.0) return m;
-  }
-  return std::nullopt;
 }
 
 }  // namespace miniattn

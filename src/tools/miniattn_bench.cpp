@@ -30,10 +30,12 @@
 #include "kernels/common/exp2.hpp"
 #include "kernels/common/quantize.hpp"
 #include "kernels/common/tile_math.hpp"
+#include "kernels/studies.hpp"
 #include "miniattn/clock.hpp"
 #include "miniattn/cpu_features.hpp"
 #include "miniattn/decomp.hpp"
 #include "miniattn/error.hpp"
+#include "miniattn/peaks.hpp"
 #include "miniattn/registry.hpp"
 #include "miniattn/synthetic.hpp"
 
@@ -41,7 +43,7 @@
 #include <omp.h>
 #endif
 #if defined(MINIATTN_HAVE_CUDA)
-#include "kernels/cuda/cuda_tools.hpp"
+#include "tools/cuda_tools.hpp"
 #endif
 
 namespace miniattn::bench {
@@ -437,7 +439,7 @@ void study_gemm(const Options& o, const Backend& be, const Peaks* pk) {
 // softmax's domain against the exact 2^x.
 // ---------------------------------------------------------------------------------------------
 void study_exp2(const Options& o, const Backend& be, double ghz) {
-  const KernelStudies* st = be.studies();
+  const KernelStudies* st = kernel_studies(be.name());
   const int64_t n = 16384;  // 64 KiB in + 64 KiB out: L2
   std::vector<float> x(static_cast<std::size_t>(n)), y(x.size());
   for (int64_t i = 0; i < n; ++i) x[i] = -20.0f * static_cast<float>(i) / n;
@@ -473,7 +475,7 @@ void study_exp2(const Options& o, const Backend& be, double ghz) {
 // (d) the seeds' stage 2: O = exp2(S * scale - max) . V, per-k fused vs two-pass vs pure GEMM
 // ---------------------------------------------------------------------------------------------
 void study_stage2(const Options& o, const Backend& be, const Peaks* pk) {
-  const KernelStudies* st = be.studies();
+  const KernelStudies* st = kernel_studies(be.name());
   std::printf("\n(d) stage 2, O[M x D] = exp2(S scale - max) . V[Nc x D] (%s, 1 thread, %% of the fp32 FMA peak)\n",
               std::string(be.name()).c_str());
   std::printf("  %-4s %-5s %-4s %14s %14s %14s\n", "M", "Nc", "D", "fused per-k", "two-pass", "pure GEMM");
@@ -636,7 +638,7 @@ int run(int argc, char** argv) {
     else std::printf("\n(a) peaks: no backend with peak loops runs on this machine\n");
   }
   for (const auto& be : backends) {
-    if (!be->studies()) {
+    if (!kernel_studies(be->name())) {
       std::printf("\n%s: no kernel studies\n", std::string(be->name()).c_str());
     } else {
       if (wants(o, "gemm")) study_gemm(o, *be, peaks.get());

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <exception>
 
-#include "kernels/cuda/cuda_tools.hpp"
+#include "tools/cuda_tools.hpp"
 #include "miniattn/error.hpp"
 
 int main(int argc, char** argv) {

@@ -50,19 +50,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     if (size && std::fwrite(data, 1, size, f) != size) std::abort();
     std::fclose(f);
   }
-  static const Deck deck = fuzz_deck();
+  static const InputFileSpec in = fuzz_deck().input_spec();
   // As the app does: first in a child process, which contains what HDF5 itself cannot
   // survive (a crash or a hang inside the library on a corrupt file); then, for files that
   // pass, the same check in this process (for coverage) and the readers, which must not fail
   // in any way the isolated check did not foresee.
   try {
-    check_input_file_isolated(deck, 10.0);
+    check_input_file_isolated(in, 10.0);
   } catch (const Error& e) {
     if (std::string(e.what()).empty()) std::abort();
     return 0;
   }
   try {
-    check_input_file(deck);
+    check_input_file(in);
   } catch (const Error& e) {
     std::fprintf(stderr, "fuzz_h5_input: the isolated check passed, the in-process one failed: %s\n", e.what());
     std::abort();

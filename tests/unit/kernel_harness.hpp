@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "miniattn/attn_params.hpp"
-#include "miniattn/deck.hpp"
+#include "miniattn/synthetic.hpp"
 #include "miniattn/kernel.hpp"
 #include "kernels/reference/reference_backend.hpp"
 #include "miniattn/verify.hpp"

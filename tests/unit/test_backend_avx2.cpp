@@ -15,6 +15,7 @@
 #include "kernel_test_params.hpp"
 #if MINIATTN_HAVE_AVX2
 #include "kernels/avx2/avx2_backend.hpp"
+#include "kernels/avx2/avx2_studies.hpp"
 #endif
 #include "kernels/common/exp2.hpp"
 #include "miniattn/cpu_features.hpp"

@@ -18,7 +18,7 @@
 #include "kernels/cuda/cuda_backend.hpp"
 #include "kernels/cuda/cuda_config.hpp"
 #include "kernels/cuda/cuda_layout.hpp"
-#include "kernels/cuda/cuda_tools.hpp"
+#include "tools/cuda_tools.hpp"
 #include "miniattn/error.hpp"
 #include "miniattn/registry.hpp"
 #include "miniattn/synthetic.hpp"

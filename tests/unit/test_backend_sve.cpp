@@ -15,6 +15,7 @@
 
 #include "kernel_test_params.hpp"
 #include "kernels/common/exp2.hpp"
+#include "kernels/studies.hpp"
 #include "miniattn/cpu_features.hpp"
 #include "miniattn/error.hpp"
 #include "miniattn/registry.hpp"
@@ -95,7 +96,7 @@ TEST(SveBackend, Bf16PvUsesBfdotWhereTheCpuHasIt) {
 TEST(SveBackend, Exp2FormsMatchTheScalarForms) {
   const BackendInfo info = sve_info();
   if (!info.supported) GTEST_SKIP() << "sve: " << info.detail;
-  const KernelStudies* st = create_backend("sve")->studies();
+  const KernelStudies* st = kernel_studies("sve");
   ASSERT_NE(st, nullptr);
   const float inf = std::numeric_limits<float>::infinity();
   std::vector<float> x = {-inf, -1000.0f, -125.5f, -125.0001f, -125.0f, -0.0f, 0.0f, 1e-6f, 0.5f};

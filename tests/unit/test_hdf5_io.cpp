@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "miniattn/deck.hpp"
 #include "miniattn/error.hpp"
 #include "miniattn/hdf5_io.hpp"
 
@@ -742,18 +743,18 @@ void write_inputs(const std::string& path, FileDtype q_dtype = FileDtype::Float3
 TEST(Hdf5Io, CheckInputAcceptsFloat32AndFloat16) {
   TestFile f;
   write_inputs(f.path(), FileDtype::Float16);
-  EXPECT_NO_THROW(check_input_file(small_deck(f.path())));
+  EXPECT_NO_THROW(check_input_file(small_deck(f.path()).input_spec()));
   Deck d = small_deck(f.path());
   d.problem.kv_len = 0;  // "default seq_len" when unresolved
   d.problem.seq_len = 12;
-  expect_error([&] { check_input_file(d); }, ExitCode::BadInput,
+  expect_error([&] { check_input_file(d.input_spec()); }, ExitCode::BadInput,
                {"dataset 'Q' has shape (1, 4, 10, 16); expected (batch, heads, seq_len, head_dim) "
                 "= (1, 4, 12, 16) from the deck"});
 }
 
 TEST(Hdf5Io, CheckInputMissingFile) {
   const std::string path = "hdf5io_does_not_exist_" + std::to_string(::getpid()) + ".h5";
-  expect_error([&] { check_input_file(small_deck(path)); }, ExitCode::BadInput,
+  expect_error([&] { check_input_file(small_deck(path).input_spec()); }, ExitCode::BadInput,
                {"input file " + path + ": cannot open (No such file or directory)"});
   expect_error([&] { read_dataset(path, "O"); }, ExitCode::BadInput,
                {"file " + path + ": cannot open (No such file or directory)"});
@@ -762,7 +763,7 @@ TEST(Hdf5Io, CheckInputMissingFile) {
 TEST(Hdf5Io, CheckInputTextFile) {
   TestFile f;
   { std::ofstream(f.path()) << "seq_len = 3\n"; }
-  expect_error([&] { check_input_file(small_deck(f.path())); }, ExitCode::BadInput,
+  expect_error([&] { check_input_file(small_deck(f.path()).input_spec()); }, ExitCode::BadInput,
                {"input file " + f.path() + ": not an HDF5 file"});
 }
 
@@ -771,7 +772,7 @@ TEST(Hdf5Io, CheckInputMissingDatasetListsThePresentOnes) {
   write_inputs(f.path());
   Deck d = small_deck(f.path());
   d.input.k = "keys";
-  expect_error([&] { check_input_file(d); }, ExitCode::BadInput,
+  expect_error([&] { check_input_file(d.input_spec()); }, ExitCode::BadInput,
                {"input file " + f.path() + ": dataset 'keys' not found (datasets present: 'K', 'Q', 'V')"});
   expect_error([&] { read_dataset(f.path(), "O"); }, ExitCode::BadInput,
                {"file " + f.path() + ": dataset 'O' not found (datasets present: 'K', 'Q', 'V')"});
@@ -782,12 +783,12 @@ TEST(Hdf5Io, CheckInputWrongShape) {
   write_inputs(f.path());
   Deck d = small_deck(f.path());
   d.problem.kv_heads = 1;
-  expect_error([&] { check_input_file(d); }, ExitCode::BadInput,
+  expect_error([&] { check_input_file(d.input_spec()); }, ExitCode::BadInput,
                {"input file " + f.path() + ": dataset 'K' has shape (1, 2, 12, 16); expected "
                 "(batch, kv_heads, kv_len, head_dim) = (1, 1, 12, 16) from the deck"});
   d = small_deck(f.path());
   d.problem.head_dim = 32;
-  expect_error([&] { check_input_file(d); }, ExitCode::BadInput,
+  expect_error([&] { check_input_file(d.input_spec()); }, ExitCode::BadInput,
                {"dataset 'Q' has shape (1, 4, 10, 16); expected (batch, heads, seq_len, head_dim) = "
                 "(1, 4, 10, 32) from the deck"});
 }
@@ -798,14 +799,14 @@ TEST(Hdf5Io, CheckInputNamesTheLayoutItExpected) {
   write_inputs(f.path());
   Deck d = small_deck(f.path());
   d.input.layout = TensorLayout::Blhd;
-  expect_error([&] { check_input_file(d); }, ExitCode::BadInput,
+  expect_error([&] { check_input_file(d.input_spec()); }, ExitCode::BadInput,
                {"dataset 'Q' has shape (1, 4, 10, 16); expected (batch, seq_len, heads, head_dim) "
                 "= (1, 10, 4, 16) from the deck, as [input] layout = \"blhd\" orders it; that is "
                 "the shape in [input] layout = \"bhld\", (batch, heads, seq_len, head_dim): set "
                 "that key"});
   d = small_deck(f.path());
   d.problem.head_dim = 32;  // fits neither layout: the message says what the other one reads
-  expect_error([&] { check_input_file(d); }, ExitCode::BadInput,
+  expect_error([&] { check_input_file(d.input_spec()); }, ExitCode::BadInput,
                {"as [input] layout = \"bhld\" orders it ([input] layout = \"blhd\" reads (batch, "
                 "seq_len, heads, head_dim))"});
 
@@ -819,13 +820,13 @@ TEST(Hdf5Io, CheckInputNamesTheLayoutItExpected) {
     w.commit();
   }
   d = small_deck(g.path());
-  expect_error([&] { check_input_file(d); }, ExitCode::BadInput,
+  expect_error([&] { check_input_file(d.input_spec()); }, ExitCode::BadInput,
                {"dataset 'Q' has shape (1, 10, 4, 16); expected (batch, heads, seq_len, head_dim) "
                 "= (1, 4, 10, 16) from the deck, as [input] layout = \"bhld\" orders it; that is "
                 "the shape in [input] layout = \"blhd\""});
   d.input.layout = TensorLayout::Blhd;
-  EXPECT_NO_THROW(check_input_file(d));
-  EXPECT_NO_THROW(check_input_file_isolated(d));
+  EXPECT_NO_THROW(check_input_file(d.input_spec()));
+  EXPECT_NO_THROW(check_input_file_isolated(d.input_spec()));
 }
 
 TEST(Hdf5Io, CheckInputWrongRank) {
@@ -835,7 +836,7 @@ TEST(Hdf5Io, CheckInputWrongRank) {
     write_raw(raw.id, "Q", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {4, 10, 16},
               std::vector<float>(640, 0.0f));
   }
-  expect_error([&] { check_input_file(small_deck(f.path())); }, ExitCode::BadInput,
+  expect_error([&] { check_input_file(small_deck(f.path()).input_spec()); }, ExitCode::BadInput,
                {"dataset 'Q' has shape (4, 10, 16); expected (batch, heads, seq_len, head_dim) = "
                 "(1, 4, 10, 16)"});
 }
@@ -847,7 +848,7 @@ TEST(Hdf5Io, CheckInputRejectsInt32AcceptsFloat64) {
     write_raw(raw.id, "Q", H5T_STD_I32LE, H5T_NATIVE_INT32, {1, 4, 10, 16},
               std::vector<int32_t>(640, 1));
   }
-  expect_error([&] { check_input_file(small_deck(f32.path())); }, ExitCode::BadInput,
+  expect_error([&] { check_input_file(small_deck(f32.path()).input_spec()); }, ExitCode::BadInput,
                {"input file " + f32.path() + ": dataset 'Q' has dtype int32; expected float32, "
                 "float16 or float64"});
   expect_error([&] { read_dataset(f32.path(), "Q"); }, ExitCode::BadInput,
@@ -861,7 +862,7 @@ TEST(Hdf5Io, CheckInputRejectsInt32AcceptsFloat64) {
     write_raw(raw.id, "V", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {1, 2, 12, 16},
               std::vector<double>(384, 2.0));
   }
-  EXPECT_NO_THROW(check_input_file(small_deck(f64.path())));
+  EXPECT_NO_THROW(check_input_file(small_deck(f64.path()).input_spec()));
   // read_dataset converts any float type.
   const DatasetData k = read_dataset(f64.path(), "K");
   EXPECT_EQ(k.dims, (std::vector<int64_t>{1, 2, 12, 16}));
@@ -878,7 +879,7 @@ TEST(Hdf5Io, CheckInputGroupInsteadOfDataset) {
     w.commit();
   }
   d.input.q = "grp";
-  expect_error([&] { check_input_file(d); }, ExitCode::BadInput,
+  expect_error([&] { check_input_file(d.input_spec()); }, ExitCode::BadInput,
                {"'grp' is not a dataset (datasets present: 'grp/x')"});
 }
 
@@ -888,7 +889,7 @@ TEST(Hdf5Io, IsolatedCheckContainsACrashInsideHdf5) {
   const std::string crash = std::string(MINIATTN_SOURCE_DIR) +
                             "/tests/fuzz/h5_input/crash_local_heap_h5lexists";
   Deck d = small_deck(crash);
-  expect_error([&] { check_input_file_isolated(d); }, ExitCode::BadInput,
+  expect_error([&] { check_input_file_isolated(d.input_spec()); }, ExitCode::BadInput,
                {"input file " + crash + ": the HDF5 library crashed (signal 11",
                 "the file is corrupt or truncated"});
 }
@@ -896,14 +897,15 @@ TEST(Hdf5Io, IsolatedCheckContainsACrashInsideHdf5) {
 TEST(Hdf5Io, IsolatedCheckGivesTheSameErrorsAsTheCheck) {
   TestFile f;
   write_inputs(f.path());
-  EXPECT_NO_THROW(check_input_file_isolated(small_deck(f.path())));
+  EXPECT_NO_THROW(check_input_file_isolated(small_deck(f.path()).input_spec()));
   Deck d = small_deck(f.path());
   d.problem.kv_heads = 1;
-  expect_error([&] { check_input_file_isolated(d); }, ExitCode::BadInput,
+  expect_error([&] { check_input_file_isolated(d.input_spec()); }, ExitCode::BadInput,
                {"input file " + f.path() + ": dataset 'K' has shape (1, 2, 12, 16); expected "
                 "(batch, kv_heads, kv_len, head_dim) = (1, 1, 12, 16) from the deck"});
-  expect_error([&] { check_input_file_isolated(small_deck("hdf5io_no_such_file.h5")); },
-               ExitCode::BadInput, {"input file hdf5io_no_such_file.h5: cannot open"});
+  expect_error(
+      [&] { check_input_file_isolated(small_deck("hdf5io_no_such_file.h5").input_spec()); },
+      ExitCode::BadInput, {"input file hdf5io_no_such_file.h5: cannot open"});
 }
 
 TEST(Hdf5Io, IsolatedCheckReadsTheFirstAndLastRows) {
@@ -942,8 +944,9 @@ TEST(Hdf5Io, IsolatedCheckReadsTheFirstAndLastRows) {
     const std::string garbage(static_cast<std::size_t>(size), '\xff');
     io.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
   }
-  EXPECT_NO_THROW(check_input_file(small_deck(f.path())));  // the structure is fine
-  expect_error([&] { check_input_file_isolated(small_deck(f.path())); }, ExitCode::BadInput,
+  EXPECT_NO_THROW(check_input_file(small_deck(f.path()).input_spec()));  // the structure is fine
+  expect_error([&] { check_input_file_isolated(small_deck(f.path()).input_spec()); },
+               ExitCode::BadInput,
                {"input file " + f.path() + ": dataset 'V': reading its last row failed: the "
                 "file is corrupt or truncated"});
 }

@@ -21,6 +21,7 @@
 
 #include "kernel_harness.hpp"
 #include "kernel_test_params.hpp"
+#include "kernels/studies.hpp"
 #include "miniattn/registry.hpp"
 
 namespace miniattn::test {
@@ -317,7 +318,7 @@ namespace miniattn::test {
 // The bench's kernel studies compute what they claim: the vectorised exp2 row equals the
 // scalar form within that form's bound, and the three stage-2 kernels agree.
 TEST_P(BackendKernel, StudiesComputeWhatTheyMeasure) {
-  const KernelStudies* st = be_->studies();
+  const KernelStudies* st = kernel_studies(be_->name());
   if (!st) GTEST_SKIP() << GetParam().name << " has no kernel studies";
   std::vector<float> x(1003), y(x.size());
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = -30.0f * static_cast<float>(i) / x.size();

@@ -593,7 +593,6 @@ class Avx2Backend final : public Backend {
     schedule::attend_tile<Kernels>(p, q, kv, view(p, kv), st, carve(a, p.d, work_keys(p, kv.n), ops_), tab, cyc);
   }
 
-  const KernelStudies* studies() const override { return avx2_studies(dot_); }
 
  private:
   PackedKv view(const AttnParams& p, const KvBlock& kv) const {

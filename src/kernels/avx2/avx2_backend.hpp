@@ -23,6 +23,5 @@ std::string avx2_unsupported(Avx2Dot dot);
 
 std::unique_ptr<Backend> make_avx2_backend();  // avx2_dot_for_cpu()
 std::unique_ptr<Backend> make_avx2_backend(Avx2Dot dot);
-const KernelStudies* avx2_studies(Avx2Dot dot);
 
 }  // namespace miniattn

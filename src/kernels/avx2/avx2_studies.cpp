@@ -10,12 +10,13 @@
 // sign trick (vpsignb + vpmaddubsw + vpmaddwd + vpaddd, 64 ops per sequence) measured 0.65
 // sequences per cycle here, 42 ops per cycle: it has three multiply-port instructions. bf16: 0,
 // there is no bf16 arithmetic on AVX2 (the bf16 P.V runs on the fp32 FMA; its bound is fp32's).
+#include "kernels/avx2/avx2_studies.hpp"
+
 #include <immintrin.h>
 
 #include <algorithm>
 #include <chrono>
 
-#include "kernels/avx2/avx2_backend.hpp"
 #include "kernels/avx2/avx2_simd.hpp"
 
 namespace miniattn {
@@ -141,18 +142,19 @@ void gemm_rows(int m, int nc, int d, const float* pm, const float* v, float* o) 
 }
 
 template <Avx2Dot Dot>
+PeakRates peak_rates(double seconds) {
+  PeakRates r;
+  __m256i si;
+  __m256 sf;
+  const double int8_ops = Dot == Avx2Dot::Madd16 ? 32.0 : 64.0;
+  r.int8_gops = rate(seconds, kChains * int8_ops, [&](long n) { loop_int8<Dot>(n, &si); });
+  r.fp32_gflops = rate(seconds, kChains * 16.0, [&](long n) { loop_fma(n, &sf); });
+  return r;
+}
+
+template <Avx2Dot Dot>
 class Avx2Studies final : public KernelStudies {
  public:
-  PeakRates peak_rates(double seconds) const override {
-    PeakRates r;
-    __m256i si;
-    __m256 sf;
-    const double int8_ops = Dot == Avx2Dot::Madd16 ? 32.0 : 64.0;
-    r.int8_gops = rate(seconds, kChains * int8_ops, [&](long n) { loop_int8<Dot>(n, &si); });
-    r.fp32_gflops = rate(seconds, kChains * 16.0, [&](long n) { loop_fma(n, &sf); });
-    return r;
-  }
-
   void exp2_row(Exp2Kind e, const float* x, float* y, int64_t n) const override {
     static const FexpaTables tab;
     switch (e) {
@@ -222,6 +224,15 @@ const KernelStudies* avx2_studies(Avx2Dot dot) {
     case Avx2Dot::Madd16: break;
   }
   return &madd16;
+}
+
+PeakRates avx2_peak_rates(Avx2Dot dot, double seconds) {
+  switch (dot) {
+    case Avx2Dot::AvxVnni: return peak_rates<Avx2Dot::AvxVnni>(seconds);
+    case Avx2Dot::Avx512Vnni: return peak_rates<Avx2Dot::Avx512Vnni>(seconds);
+    case Avx2Dot::Madd16: break;
+  }
+  return peak_rates<Avx2Dot::Madd16>(seconds);
 }
 
 }  // namespace miniattn

@@ -583,7 +583,6 @@ class Avx512Backend final : public Backend {
     schedule::attend_tile<Kernels>(p, q, kv, packed_view(p, kv), st, carve(a, p.d, work_keys(p, kv.n)), tab, cyc);
   }
 
-  const KernelStudies* studies() const override { return avx512_studies(); }
 };
 
 }  // namespace

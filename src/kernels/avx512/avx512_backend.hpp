@@ -6,5 +6,4 @@
 
 namespace miniattn {
 std::unique_ptr<Backend> make_avx512_backend();
-const KernelStudies* avx512_studies();
 }  // namespace miniattn

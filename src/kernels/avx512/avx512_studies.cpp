@@ -1,11 +1,12 @@
 // The seeds' kernel studies on AVX-512 (miniattn-bench): instruction peaks, the vectorised exp2
 // row, and stage 2 (O = exp2(S * scale - max) . V) as per-k fused exp2, two-pass and pure GEMM.
+#include "kernels/avx512/avx512_studies.hpp"
+
 #include <immintrin.h>
 
 #include <algorithm>
 #include <chrono>
 
-#include "kernels/avx512/avx512_backend.hpp"
 #include "kernels/avx512/avx512_simd.hpp"
 
 namespace miniattn {
@@ -114,16 +115,6 @@ void gemm_rows(int m, int nc, int d, const float* pm, const float* v, float* o) 
 
 class Avx512Studies final : public KernelStudies {
  public:
-  PeakRates peak_rates(double seconds) const override {
-    PeakRates r;
-    __m512i si;
-    __m512 sf;
-    r.int8_gops = rate(seconds, kChains * 64.0 * 2, [&](long n) { loop_dpbusd(n, &si); });
-    r.fp32_gflops = rate(seconds, kChains * 16.0 * 2, [&](long n) { loop_fma(n, &sf); });
-    r.bf16_gflops = rate(seconds, kChains * 32.0 * 2, [&](long n) { loop_dpbf16(n, &sf); });
-    return r;
-  }
-
   void exp2_row(Exp2Kind e, const float* x, float* y, int64_t n) const override {
     static const FexpaTable tab;
     switch (e) {
@@ -186,6 +177,16 @@ class Avx512Studies final : public KernelStudies {
 const KernelStudies* avx512_studies() {
   static const Avx512Studies s;
   return &s;
+}
+
+PeakRates avx512_peak_rates(double seconds) {
+  PeakRates r;
+  __m512i si;
+  __m512 sf;
+  r.int8_gops = rate(seconds, kChains * 64.0 * 2, [&](long n) { loop_dpbusd(n, &si); });
+  r.fp32_gflops = rate(seconds, kChains * 16.0 * 2, [&](long n) { loop_fma(n, &sf); });
+  r.bf16_gflops = rate(seconds, kChains * 32.0 * 2, [&](long n) { loop_dpbf16(n, &sf); });
+  return r;
 }
 
 }  // namespace miniattn

@@ -23,7 +23,6 @@
 #include "kernels/sve/sve_bf16.hpp"
 #include "kernels/sve/sve_kernels.hpp"
 #include "kernels/sve/sve_rows.hpp"
-#include "kernels/sve/sve_studies.hpp"
 #include "miniattn/clock.hpp"
 #include "miniattn/cpu_features.hpp"
 
@@ -325,7 +324,6 @@ class SveBackend final : public Backend {
 
   std::string_view name() const override { return "sve"; }
 
-  const KernelStudies* studies() const override { return sve_studies(); }
 
   TileShape default_tiles(int d, PvPrecision pv) const override {
     // Br = 48: eight of the seeds' 6-row blocks. Bc: the largest of 128, 64, 32 whose hot set

@@ -64,14 +64,6 @@ void exp2_scores(const int32_t* s, float scale, float row_max, float* p, int nc)
 
 class SveStudies final : public KernelStudies {
  public:
-  PeakRates peak_rates(double seconds) const override {
-    PeakRates r;
-    r.int8_gops = sdot_peak(seconds) * 1e-9;
-    r.fp32_gflops = fmla_peak(seconds) * 1e-9;
-    if (cpu_features().sve_bf16 && bf16_kernels_built()) r.bf16_gflops = bfdot_peak(seconds) * 1e-9;
-    return r;
-  }
-
   void exp2_row(Exp2Kind e, const float* x, float* y, int64_t n) const override {
     switch (e) {
       case Exp2Kind::Accurate: return exp2_loop<Exp2Kind::Accurate>(x, y, n);
@@ -128,6 +120,14 @@ class SveStudies final : public KernelStudies {
 const KernelStudies* sve_studies() {
   static const SveStudies s;
   return &s;
+}
+
+PeakRates sve_peak_rates(double seconds) {
+  PeakRates r;
+  r.int8_gops = sdot_peak(seconds) * 1e-9;
+  r.fp32_gflops = fmla_peak(seconds) * 1e-9;
+  if (cpu_features().sve_bf16 && bf16_kernels_built()) r.bf16_gflops = bfdot_peak(seconds) * 1e-9;
+  return r;
 }
 
 }  // namespace miniattn::sve

@@ -1,8 +1,11 @@
+// The SVE backend's peak loops (the app's "% of peak", miniattn-bench) and the seeds' kernel
+// studies on SVE (miniattn-bench); kernels/studies.cpp finds them by backend name.
 #pragma once
 
-#include "miniattn/kernel.hpp"
+#include "kernels/studies.hpp"
+#include "miniattn/peaks.hpp"
 
 namespace miniattn::sve {
-// The seeds' kernel studies on SVE (miniattn-bench).
 const KernelStudies* sve_studies();
-}
+PeakRates sve_peak_rates(double seconds);
+}  // namespace miniattn::sve

@@ -1,53 +1,41 @@
 #include "miniattn/attn_params.hpp"
 
-#include <array>
 #include <cmath>
 #include <string>
-#include <utility>
 
 #include "miniattn/error.hpp"
+#include "problem/enum_names.hpp"
 
 namespace miniattn {
 namespace {
 
-template <class E, std::size_t N>
-std::optional<E> lookup(const std::array<std::pair<std::string_view, E>, N>& table,
-                        std::string_view s) {
-  for (const auto& [name, value] : table)
-    if (name == s) return value;
-  return std::nullopt;
-}
+using enum_names::name;
+using enum_names::Table;
+using enum_names::value;
 
-template <class E, std::size_t N>
-std::string_view name_of(const std::array<std::pair<std::string_view, E>, N>& table, E e) {
-  for (const auto& [name, value] : table)
-    if (value == e) return name;
-  return "?";
-}
-
-constexpr std::array<std::pair<std::string_view, Variant>, 3> kVariants{
+constexpr Table<Variant, 3> kVariants{
     {{"fused", Variant::Fused}, {"two_pass", Variant::TwoPass}, {"unfused", Variant::Unfused}}};
-constexpr std::array<std::pair<std::string_view, PvPrecision>, 3> kPv{
+constexpr Table<PvPrecision, 3> kPv{
     {{"fp32", PvPrecision::Fp32}, {"bf16", PvPrecision::Bf16}, {"int8", PvPrecision::Int8}}};
-constexpr std::array<std::pair<std::string_view, Exp2Kind>, 3> kExp2{
+constexpr Table<Exp2Kind, 3> kExp2{
     {{"accurate", Exp2Kind::Accurate}, {"fast", Exp2Kind::Fast}, {"fixed", Exp2Kind::Fixed}}};
-constexpr std::array<std::pair<std::string_view, QkScales>, 2> kScales{
+constexpr Table<QkScales, 2> kScales{
     {{"per_token", QkScales::PerToken}, {"per_block", QkScales::PerBlock}}};
-constexpr std::array<std::pair<std::string_view, Rotation>, 2> kRotations{
+constexpr Table<Rotation, 2> kRotations{
     {{"none", Rotation::None}, {"hadamard", Rotation::Hadamard}}};
 
 }  // namespace
 
-std::string_view to_string(Variant v) { return name_of(kVariants, v); }
-std::string_view to_string(PvPrecision p) { return name_of(kPv, p); }
-std::string_view to_string(Exp2Kind e) { return name_of(kExp2, e); }
-std::string_view to_string(QkScales s) { return name_of(kScales, s); }
-std::string_view to_string(Rotation r) { return name_of(kRotations, r); }
-std::optional<Variant> parse_variant(std::string_view s) { return lookup(kVariants, s); }
-std::optional<PvPrecision> parse_pv_precision(std::string_view s) { return lookup(kPv, s); }
-std::optional<Exp2Kind> parse_exp2_kind(std::string_view s) { return lookup(kExp2, s); }
-std::optional<QkScales> parse_qk_scales(std::string_view s) { return lookup(kScales, s); }
-std::optional<Rotation> parse_rotation(std::string_view s) { return lookup(kRotations, s); }
+std::string_view to_string(Variant v) { return name(kVariants, v); }
+std::string_view to_string(PvPrecision p) { return name(kPv, p); }
+std::string_view to_string(Exp2Kind e) { return name(kExp2, e); }
+std::string_view to_string(QkScales s) { return name(kScales, s); }
+std::string_view to_string(Rotation r) { return name(kRotations, r); }
+std::optional<Variant> parse_variant(std::string_view s) { return value(kVariants, s); }
+std::optional<PvPrecision> parse_pv_precision(std::string_view s) { return value(kPv, s); }
+std::optional<Exp2Kind> parse_exp2_kind(std::string_view s) { return value(kExp2, s); }
+std::optional<QkScales> parse_qk_scales(std::string_view s) { return value(kScales, s); }
+std::optional<Rotation> parse_rotation(std::string_view s) { return value(kRotations, s); }
 
 double AttnParams::unmasked_scores() const {
   double per_head = 0.0;

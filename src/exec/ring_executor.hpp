@@ -5,9 +5,10 @@
 //      of channel maxima; per_block K scales need nothing, shards being 64-key aligned), and
 //      packs the shard once;
 //   2. R steps: attends every local query tile to the shard in hand while the shard moves one
-//      rank along the ring (MPI_Isend to the next rank, MPI_Irecv from the previous), the main
-//      thread driving MPI progress between tiles; each tile's online-softmax state (m, l, acc)
-//      lives across the steps, so a block is merged exactly as the kernel merges its own tiles;
+//      rank along the ring (non-blocking: Comm::isend_bytes to the next rank, irecv_bytes from
+//      the previous), the main thread driving MPI progress between tiles; each tile's
+//      online-softmax state (m, l, acc) lives across the steps, so a block is merged exactly as
+//      the kernel merges its own tiles;
 //   3. normalises O and writes LSE.
 // The comm phase is the main thread's time inside MPI (the transfers it drives plus the waits
 // that compute did not cover); stats() reports how much of the ring traffic compute hid.
@@ -15,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "miniattn/buffer.hpp"
@@ -36,7 +38,6 @@ class RingExecutor final : public RankExecutor {
   // first run, which every rank reaches together).
   RingExecutor(const Backend& backend, const AttnParams& p, const RingPlan& plan,
                const RankSlice& slice, int threads, const Comm& world);
-  ~RingExecutor() override;
   RingExecutor(const RingExecutor&) = delete;
   RingExecutor& operator=(const RingExecutor&) = delete;
 
@@ -100,10 +101,7 @@ class RingExecutor final : public RankExecutor {
   std::size_t scratch_stride_ = 0;
   Buffer<std::byte> scratch_;
   RingTraffic traffic_;
-
-#if MINIATTN_HAVE_MPI
-  MPI_Comm ring_ = MPI_COMM_NULL;
-#endif
+  std::optional<Comm> ring_;  // the ranks of this rank's ring (make_comm)
 };
 
 }  // namespace miniattn

@@ -16,7 +16,7 @@
 
 #include "kernels/cuda/cuda_backend.hpp"
 #include "kernels/cuda/cuda_config.hpp"
-#include "kernels/cuda/cuda_tools.hpp"
+#include "tools/cuda_tools.hpp"
 #include "kernels/cuda/cuda_util.hpp"
 #include "miniattn/error.hpp"
 #include "miniattn/synthetic.hpp"

@@ -1,4 +1,4 @@
-#include "driver/ring_executor.hpp"
+#include "exec/ring_executor.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -23,8 +23,6 @@ std::size_t align64(std::size_t x) { return (x + 63) & ~std::size_t{63}; }
 
 // Keys per parallel task when quantising a shard: a multiple of the K quantisation block.
 constexpr int64_t kQuantChunk = 4 * kKeyQuantBlock;
-// Bytes per MPI message (MPI counts are int); a larger shard travels as several messages.
-constexpr std::size_t kMaxMessage = std::size_t{1} << 30;
 // Query rows per rank in one round of the ring reference (bounds its buffers at scale).
 constexpr int64_t kReferenceRowsPerRound = 4096;
 
@@ -49,14 +47,10 @@ void merge_lse_records(const double* from, double* into, int64_t n, int d) {
   }
 }
 
-#if MINIATTN_HAVE_MPI
-void mpi_merge_lse(void* in, void* inout, int* len, MPI_Datatype* type) {
-  int bytes = 0;
-  MPI_Type_size(*type, &bytes);
-  merge_lse_records(static_cast<const double*>(in), static_cast<double*>(inout), *len,
-                    bytes / static_cast<int>(sizeof(double)) - 1);
+// The same as a Comm::RecordMerge: records of d + 1 doubles.
+void merge_lse(const double* in, double* inout, int64_t records, int record_len) {
+  merge_lse_records(in, inout, records, record_len - 1);
 }
-#endif
 
 }  // namespace
 
@@ -69,52 +63,37 @@ void mpi_merge_lse(void* in, void* inout, int* len, MPI_Datatype* type) {
 class StepComm {
  public:
   StepComm() = default;
-#if MINIATTN_HAVE_MPI
-  void post(MPI_Comm comm, int next, int prev, int tag, const std::byte* send, std::size_t send_bytes,
-            std::byte* recv, std::size_t recv_bytes) {
+  void post(const Comm& comm, int next, int prev, int tag, const std::byte* send,
+            std::size_t send_bytes, std::byte* recv, std::size_t recv_bytes) {
     const double t0 = wall_seconds();
     t_post_ = t0;
-    for (std::size_t off = 0; off < recv_bytes; off += kMaxMessage) {
-      reqs_.emplace_back();
-      MPI_Irecv(recv + off, static_cast<int>(std::min(kMaxMessage, recv_bytes - off)), MPI_BYTE,
-                prev, tag, comm, &reqs_.back());
-    }
-    for (std::size_t off = 0; off < send_bytes; off += kMaxMessage) {
-      reqs_.emplace_back();
-      MPI_Isend(send + off, static_cast<int>(std::min(kMaxMessage, send_bytes - off)), MPI_BYTE,
-                next, tag, comm, &reqs_.back());
-    }
+    comm.irecv_bytes(recv, recv_bytes, prev, tag, reqs_);
+    comm.isend_bytes(send, send_bytes, next, tag, reqs_);
     bytes_sent = static_cast<double>(send_bytes);
     mpi_calls += wall_seconds() - t0;
     pending_ = !reqs_.empty();
   }
-#endif
 
   bool pending() const { return pending_; }
 
   // Main thread only.
   void poll() {
-#if MINIATTN_HAVE_MPI
     if (!pending_) return;
     const double t0 = wall_seconds();
-    int flag = 0;
-    MPI_Testall(static_cast<int>(reqs_.size()), reqs_.data(), &flag, MPI_STATUSES_IGNORE);
+    const bool done = reqs_.test();
     const double t1 = wall_seconds();
     mpi_calls += t1 - t0;
-    if (flag) finish(t1);
-#endif
+    if (done) finish(t1);
   }
 
   void wait() {
-#if MINIATTN_HAVE_MPI
     if (!pending_) return;
     const double t0 = wall_seconds();
-    MPI_Waitall(static_cast<int>(reqs_.size()), reqs_.data(), MPI_STATUSES_IGNORE);
+    reqs_.wait();
     const double t1 = wall_seconds();
     mpi_calls += t1 - t0;
     exposed += t1 - t0;
     finish(t1);
-#endif
   }
 
   double bytes_sent = 0.0, in_flight = 0.0, exposed = 0.0, mpi_calls = 0.0;
@@ -125,9 +104,7 @@ class StepComm {
     pending_ = false;
   }
 
-#if MINIATTN_HAVE_MPI
-  std::vector<MPI_Request> reqs_;
-#endif
+  Comm::Requests reqs_;
   double t_post_ = 0.0;
   bool pending_ = false;
 };
@@ -191,19 +168,8 @@ RingExecutor::RingExecutor(const Backend& backend, const AttnParams& p, const Ri
   bytes_ += scratch_stride_ * static_cast<std::size_t>(threads_);
 }
 
-RingExecutor::~RingExecutor() {
-#if MINIATTN_HAVE_MPI
-  int finalized = 0;
-  MPI_Finalized(&finalized);
-  if (ring_ != MPI_COMM_NULL && !finalized) MPI_Comm_free(&ring_);
-#endif
-}
-
 void RingExecutor::make_comm() {
-#if MINIATTN_HAVE_MPI
-  if (ring_ == MPI_COMM_NULL)
-    MPI_Comm_split(world_.native(), plan_.ring_of(world_.rank()), ring_rank_, &ring_);
-#endif
+  if (!ring_) ring_ = world_.split(plan_.ring_of(world_.rank()), ring_rank_);
 }
 
 // The shard of a ring rank as it sits in a ring buffer (and travels): for every KV head of the
@@ -316,12 +282,8 @@ void RingExecutor::quantize(PhaseSeconds& phases) {
         if (!vmax.empty()) quant::v_channel_absmax(src(s, slice_.v), s.n, d, vmax.data() + g * d);
       }
     const double t0 = wall_seconds();
-#if MINIATTN_HAVE_MPI
-    if (!ksum.empty())
-      MPI_Allreduce(MPI_IN_PLACE, ksum.data(), static_cast<int>(gd), MPI_DOUBLE, MPI_SUM, ring_);
-    if (!vmax.empty())
-      MPI_Allreduce(MPI_IN_PLACE, vmax.data(), static_cast<int>(gd), MPI_FLOAT, MPI_MAX, ring_);
-#endif
+    if (!ksum.empty()) ring_->sum_inplace(ksum.data(), static_cast<int>(gd));
+    if (!vmax.empty()) ring_->max_inplace(vmax.data(), static_cast<int>(gd));
     comm_seconds = wall_seconds() - t0;
     // As quant::k_channel_mean does with the sum of one rank.
     for (std::size_t i = 0; i < ksum.size(); ++i)
@@ -444,11 +406,9 @@ double RingExecutor::ring(PhaseSeconds& phases) {
   for (int s = 0; s < R; ++s) {
     const int origin = (ring_rank_ - s + R) % R;
     StepComm step;
-#if MINIATTN_HAVE_MPI
     if (s + 1 < R)
-      step.post(ring_, (ring_rank_ + 1) % R, (ring_rank_ + R - 1) % R, s, shard_[cur].data(),
+      step.post(*ring_, (ring_rank_ + 1) % R, (ring_rank_ + R - 1) % R, s, shard_[cur].data(),
                 layouts_[origin].bytes, shard_[1 - cur].data(), layouts_[(origin + R - 1) % R].bytes);
-#endif
     attend_step(layouts_[origin], shard_[cur].data(), cycles, step);
     step.wait();
     traffic_.bytes_sent += step.bytes_sent;
@@ -500,14 +460,9 @@ RingExecutor::RefRows RingExecutor::gather_rows(const RefRows& mine, int64_t b, 
                                                 std::vector<int>& counts) const {
   const int d = p_.d;
   RefRows all;
-  all.ids.assign(mine.ids.begin() + 2 * b, mine.ids.begin() + 2 * e);
-  all.q.assign(mine.q.begin() + b * d, mine.q.begin() + e * d);
-  counts.assign(1, static_cast<int>(e - b));
-#if MINIATTN_HAVE_MPI
   const int R = plan_.ring_size();
-  int n = counts[0];
-  counts.resize(static_cast<std::size_t>(R));
-  MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, ring_);
+  const int n = static_cast<int>(e - b);
+  counts = ring_->allgather(n);
   // The same counts and offsets in int64 pairs and in floats.
   std::vector<int> c2(R), o2(R), cq(R), oq(R);
   int total = 0;
@@ -520,11 +475,8 @@ RingExecutor::RefRows RingExecutor::gather_rows(const RefRows& mine, int64_t b, 
   }
   all.ids.resize(2 * static_cast<std::size_t>(total));
   all.q.resize(static_cast<std::size_t>(total) * d);
-  MPI_Allgatherv(mine.ids.data() + 2 * b, 2 * n, MPI_INT64_T, all.ids.data(), c2.data(), o2.data(),
-                 MPI_INT64_T, ring_);
-  MPI_Allgatherv(mine.q.data() + b * d, n * d, MPI_FLOAT, all.q.data(), cq.data(), oq.data(),
-                 MPI_FLOAT, ring_);
-#endif
+  ring_->allgatherv(mine.ids.data() + 2 * b, 2 * n, all.ids.data(), c2, o2);
+  ring_->allgatherv(mine.q.data() + b * d, n * d, all.q.data(), cq, oq);
   return all;
 }
 
@@ -577,15 +529,7 @@ bool RingExecutor::reference(std::vector<ReferenceTask>& tasks) {
   }
   // Rounds of at most kReferenceRowsPerRound rows over the whole ring.
   const int64_t per_round = std::max<int64_t>(1, kReferenceRowsPerRound / plan_.ring_size());
-  int64_t rounds = (mine.size() + per_round - 1) / per_round;
-#if MINIATTN_HAVE_MPI
-  MPI_Allreduce(MPI_IN_PLACE, &rounds, 1, MPI_INT64_T, MPI_MAX, ring_);
-  MPI_Datatype record;
-  MPI_Type_contiguous(static_cast<int>(w), MPI_DOUBLE, &record);
-  MPI_Type_commit(&record);
-  MPI_Op merge;
-  MPI_Op_create(&mpi_merge_lse, 1, &merge);
-#endif
+  const int64_t rounds = ring_->max((mine.size() + per_round - 1) / per_round);
   for (int64_t round = 0; round < rounds; ++round) {
     const int64_t b = std::min(mine.size(), round * per_round);
     const int64_t e = std::min(mine.size(), b + per_round);
@@ -593,21 +537,14 @@ bool RingExecutor::reference(std::vector<ReferenceTask>& tasks) {
     const RefRows all = gather_rows(mine, b, e, counts);
     std::vector<double> partial(static_cast<std::size_t>(all.size()) * w);
     own_keys_reference(all, partial.data());
-#if MINIATTN_HAVE_MPI
     std::vector<double> merged(static_cast<std::size_t>(std::max<int64_t>(e - b, 1)) * w);
-    MPI_Reduce_scatter(partial.data(), merged.data(), counts.data(), record, merge, ring_);
-#else
-    const std::vector<double>& merged = partial;
-#endif
+    ring_->reduce_scatter_records(partial.data(), merged.data(), counts, static_cast<int>(w),
+                                  merge_lse);
     for (int64_t i = 0; i < e - b; ++i) {
       *out_lse[b + i] = merged[i * w];
       std::copy_n(merged.data() + i * w + 1, d, out[b + i]);
     }
   }
-#if MINIATTN_HAVE_MPI
-  MPI_Op_free(&merge);
-  MPI_Type_free(&record);
-#endif
   return true;
 }
 

@@ -17,7 +17,7 @@
 #include "kernels/common/quantize.hpp"
 #include "kernels/cuda/cuda_backend.hpp"
 #include "kernels/cuda/cuda_config.hpp"
-#include "kernels/cuda/cuda_tools.hpp"
+#include "tools/cuda_tools.hpp"
 #include "kernels/reference/reference_backend.hpp"
 #include "miniattn/decomp.hpp"
 #include "miniattn/error.hpp"

@@ -1,0 +1,50 @@
+// Attention: the rank's executor, and the warmup and timed runs of it.
+#include <algorithm>
+#include <vector>
+
+#include "driver/stages.hpp"
+#include "exec/cpu_executor.hpp"
+#include "exec/ring_executor.hpp"
+#include "miniattn/clock.hpp"
+
+namespace miniattn {
+
+void make_executor(RunState& s) {
+  if (s.ring)
+    s.exec = std::make_unique<RingExecutor>(*s.backend, s.p, *s.ring, s.slice, s.threads, s.comm);
+  else
+    s.exec = s.backend->make_executor(s.p, *s.dec, s.slice, s.threads);
+  if (!s.exec) s.exec = std::make_unique<CpuExecutor>(*s.backend, s.p, *s.dec, s.slice, s.threads);
+}
+
+void run_attention(RunState& s) {
+  struct Timed {
+    double max_seconds;
+    PhaseSeconds phases;
+    double other;
+  };
+  std::vector<Timed> runs;
+  const int64_t warmup = s.deck.run.warmup;
+  const int64_t total = warmup + s.deck.run.repeat;
+  for (int64_t it = 0; it < total; ++it) {
+    PhaseSeconds ph;
+    s.comm.barrier();
+    s.progress.begin_run(it, total, warmup, s.slice.items.size());
+    const double t0 = wall_seconds();
+    const double other = s.exec->run(ph);
+    const double seconds = s.comm.max(wall_seconds() - t0);
+    s.progress.end_run(seconds);
+    if (it >= warmup) runs.push_back({seconds, ph, other});
+  }
+  // The run with the median time (the same run on every rank: the times are global).
+  std::vector<std::size_t> order(runs.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return runs[a].max_seconds < runs[b].max_seconds; });
+  const Timed& med = runs[order[(order.size() - 1) / 2]];
+  s.phases += med.phases;
+  s.kernel_other = med.other;
+  for (const Timed& r : runs) s.kernel_runs.push_back(r.max_seconds);
+}
+
+}  // namespace miniattn
