@@ -1,10 +1,11 @@
 # cmake --install: the binaries, the public headers and the CMake package, so that another
 # project can find_package(miniattn) (docs/install.md; tests/package is such a project):
 #   miniattn::core  the kernels of every backend built in, their registry, the decomposition,
-#                   synthetic data and error statistics: C++17 (and OpenMP when built with it),
-#                   no MPI, HDF5 or Kokkos. Component "core", always installed.
-#   miniattn::app   the deck, MPI collectives, HDF5 I/O, the driver and the report. Component
-#                   "app", installed when MINIATTN_BUILD_APP is on.
+#                   synthetic data and error statistics: C++17, no threads, MPI, HDF5 or Kokkos.
+#                   Component "core", always installed.
+#   miniattn::app   the deck, MPI collectives, HDF5 I/O, the driver and the report, over
+#                   miniattn::exec (the CPU executor on Kokkos). Component "app", installed when
+#                   MINIATTN_BUILD_APP is on.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 set(MINIATTN_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/miniattn" CACHE STRING
@@ -40,7 +41,8 @@ set(MINIATTN_INSTALLED_APP OFF)
 if(TARGET miniattn_app)
   set(MINIATTN_INSTALLED_APP ON)
   set_target_properties(miniattn_app PROPERTIES EXPORT_NAME app)
-  install(TARGETS miniattn_app EXPORT miniattnAppTargets COMPONENT app
+  set_target_properties(miniattn_exec PROPERTIES EXPORT_NAME exec)
+  install(TARGETS miniattn_app miniattn_exec EXPORT miniattnAppTargets COMPONENT app
           ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
   install(TARGETS miniattn RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT app)
   foreach(_tool miniattn-gen miniattn-verify)

@@ -78,7 +78,7 @@ else
   fi
   echo "=== configure ($("$nvcc" --version 2>&1 | tail -1), architectures $archs)"
   cmake -S . -B "$out" -DCMAKE_BUILD_TYPE=Release -DMINIATTN_BUILD_APP=OFF -DMINIATTN_BUILD_TESTS=OFF \
-    -DMINIATTN_ENABLE_OPENMP=OFF -DMINIATTN_ENABLE_CUDA=ON -DCMAKE_CUDA_COMPILER="$nvcc" \
+    -DMINIATTN_ENABLE_KOKKOS=OFF -DMINIATTN_ENABLE_CUDA=ON -DCMAKE_CUDA_COMPILER="$nvcc" \
     "-DMINIATTN_CUDA_ARCHITECTURES=$archs" >"$out/configure.log" 2>&1
   rc=$?
   if [ $rc -ne 0 ]; then

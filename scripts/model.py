@@ -188,7 +188,8 @@ def calibrate(r, cores):
         # softmax per score
         gemm_per_score_channel=(ph["qk_gemm"] + ph["pv_gemm"]) * eff / (avg("scores") * d),
         softmax_per_score=ph["softmax"] * eff / avg("scores"),
-        quantize_per_elem=ph["quantize"] * eff / (q_elems + kv_elems),
+        # quantise and pack (K/V once per head into the backend's layout), per input element
+        quantize_per_elem=(ph["quantize"] + ph.get("pack", 0.0)) * eff / (q_elems + kv_elems),
         # outside the timed kernel phases: finalisation and threads waiting, per query row
         finalize_per_row=r["kernel"]["seconds_outside_phases"] * eff / avg("rows"),
         generate_per_elem=ph["read"] * eff / (q_elems + 2 * kv_elems),

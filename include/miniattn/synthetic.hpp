@@ -17,7 +17,8 @@ std::optional<Distribution> parse_distribution(std::string_view s);
 enum class Tensor : uint32_t { Q = 1, K = 2, V = 3 };
 
 // Rows [row_begin, row_end) of the flattened (batch * heads * len, d) matrix of one tensor
-// (Q: heads = H, len = Lq; K and V: heads = Hkv, len = Lk), written to out (row stride d).
+// (Q: heads = H, len = Lq; K and V: heads = Hkv, len = Lk), written to out (row stride d), on
+// the calling thread (generate_rows, kokkos_host.hpp, spreads a row set over the host threads).
 //   normal:   N(0, 1) for every tensor.
 //   outliers: N(0, 1) + N(0, 10^2) * Bernoulli(0.001), for every tensor (FlashAttention-3's
 //             outlier test distribution).

@@ -11,10 +11,10 @@ namespace miniattn {
 
 void make_executor(RunState& s) {
   if (s.ring)
-    s.exec = std::make_unique<RingExecutor>(*s.backend, s.p, *s.ring, s.slice, s.threads, s.comm);
+    s.exec = std::make_unique<RingExecutor>(*s.backend, s.p, *s.ring, s.slice, s.comm);
   else
     s.exec = s.backend->make_executor(s.p, *s.dec, s.slice, s.threads);
-  if (!s.exec) s.exec = std::make_unique<CpuExecutor>(*s.backend, s.p, *s.dec, s.slice, s.threads);
+  if (!s.exec) s.exec = std::make_unique<CpuExecutor>(*s.backend, s.p, *s.dec, s.slice);
 }
 
 void run_attention(RunState& s) {

@@ -7,12 +7,14 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "driver/kokkos_session.hpp"
 #include "driver/progress.hpp"
 #include "driver/run.hpp"
 #include "miniattn/build_info.hpp"
 #include "miniattn/comm.hpp"
 #include "miniattn/cpu_features.hpp"
 #include "miniattn/deck.hpp"
+#include "miniattn/kokkos_host.hpp"
 #include "miniattn/registry.hpp"
 #include "miniattn/timers.hpp"
 
@@ -24,6 +26,7 @@ struct CommandLine {
   std::vector<std::string> sets;
   std::string backend;
   bool list_backends = false, print_deck = false, version = false, quiet = false, verbose = false;
+  std::vector<std::string> kokkos_args;  // --kokkos-* options, for Kokkos when the run starts
 };
 
 void add_options(CLI::App& app, CommandLine& c) {
@@ -74,6 +77,8 @@ int run_command(const CommandLine& c, const Comm& comm) {
       if (comm.root()) fmt::print("{}", text);
       return 0;
     }
+    // Kokkos starts with the deck's threads, and ends (its Views gone) before MPI does.
+    const KokkosSession kokkos(comm, requested_threads(deck.run.threads), c.kokkos_args, c.verbose);
     return run_deck(deck, c.deck_path, comm);
   } catch (const Error& e) {
     if (comm.root()) {
@@ -98,8 +103,14 @@ int run_app(int argc, char** argv) {
                "miniattn"};
   CommandLine c;
   add_options(app, c);
+  // Kokkos' own options (--kokkos-num-threads=N, --kokkos-tools-library=..., ...) go to Kokkos.
+  std::vector<char*> args{argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]).rfind("--kokkos-", 0) == 0) c.kokkos_args.emplace_back(argv[i]);
+    else args.push_back(argv[i]);
+  }
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::ParseError& e) {
     // Every rank parsed the same argv; only rank 0 speaks.
     if (e.get_exit_code() == 0) {  // --help
@@ -116,8 +127,8 @@ int run_app(int argc, char** argv) {
   set_verbosity(c.quiet ? Verbosity::Quiet : c.verbose ? Verbosity::Verbose : Verbosity::Normal);
   if (c.version) {
     if (comm.root())
-      fmt::print("miniattn {} (git {}, {}, {}, {})\n", build::kVersion, build::kGitHash,
-                 build::kCompiler, build::kBuildType, build::kSystem);
+      fmt::print("miniattn {} (git {}, {}, {}, {}; {})\n", build::kVersion, build::kGitHash,
+                 build::kCompiler, build::kBuildType, build::kSystem, kokkos_description());
     return 0;
   }
   if (c.list_backends) {

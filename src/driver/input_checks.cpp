@@ -21,16 +21,31 @@ std::string where(const Deck& deck, const std::string& names, bool plural) {
 
 }  // namespace
 
-Magnitude magnitude(const float* x, std::size_t n, int threads) {
-  double amax = 0.0, sum_sq = 0.0;
-  const int64_t count = static_cast<int64_t>(n);
-#pragma omp parallel for reduction(max : amax) reduction(+ : sum_sq) schedule(static) num_threads(threads)
-  for (int64_t i = 0; i < count; ++i) {
-    const double a = std::fabs(static_cast<double>(x[i]));
-    if (a > amax) amax = a;  // false for NaN
-    if (a == a) sum_sq += a * a;
-  }
-  return {amax, sum_sq};
+Magnitude magnitude(const HostView<float**>& x) {
+  // Two passes of one reduction each: a reducer of a (max, sum) pair is written differently in
+  // Kokkos 3 and 4, and the checks are a small part of reading the inputs.
+  Magnitude m;
+  const int64_t d = static_cast<int64_t>(x.extent(1));
+  Kokkos::parallel_reduce(
+      "miniattn::input_max", static_items(static_cast<int64_t>(x.extent(0))),
+      [=](int64_t r, double& amax) {
+        for (int64_t c = 0; c < d; ++c) {
+          const double a = std::fabs(static_cast<double>(x(r, c)));
+          if (a > amax) amax = a;  // false for NaN
+        }
+      },
+      Kokkos::Max<double>(m.max));
+  Kokkos::parallel_reduce(
+      "miniattn::input_sum_sq", static_items(static_cast<int64_t>(x.extent(0))),
+      [=](int64_t r, double& sum) {
+        for (int64_t c = 0; c < d; ++c) {
+          const double a = static_cast<double>(x(r, c));
+          if (a == a) sum += a * a;
+        }
+      },
+      Kokkos::Sum<double>(m.sum_sq));
+  m.max = std::max(m.max, 0.0);  // the reduction's identity is the lowest double
+  return m;
 }
 
 std::string magnitude_problem(const Deck& deck, const AttnParams& p, const InputMagnitudes& m) {
@@ -55,16 +70,17 @@ std::string magnitude_problem(const Deck& deck, const AttnParams& p, const Input
 }
 
 InputMagnitudes check_magnitudes(const Comm& comm, const Deck& deck, const AttnParams& p,
-                                 const float* q, std::size_t nq, const float* k, const float* v,
-                                 std::size_t nkv, int threads) {
-  const Magnitude mq = magnitude(q, nq, threads), mk = magnitude(k, nkv, threads);
+                                 const HostView<float**>& q, const HostView<float**>& k,
+                                 const HostView<float**>& v) {
+  const Magnitude mq = magnitude(q), mk = magnitude(k);
+  const double nq = static_cast<double>(q.size()), nkv = static_cast<double>(k.size());
   InputMagnitudes m;
   m.q = comm.max(mq.max);
   m.k = comm.max(mk.max);
-  m.v = comm.max(magnitude(v, nkv, threads).max);
+  m.v = comm.max(magnitude(v).max);
   // RMS over every element a rank holds (K/V heads held by several ranks count several times:
   // a typical value, which is all the hints need).
-  double sums[] = {mq.sum_sq, static_cast<double>(nq), mk.sum_sq, static_cast<double>(nkv)};
+  double sums[] = {mq.sum_sq, nq, mk.sum_sq, nkv};
   comm.sum_inplace(sums, 4);
   m.q_rms = sums[1] > 0 ? std::sqrt(sums[0] / sums[1]) : 0.0;
   m.k_rms = sums[3] > 0 ? std::sqrt(sums[2] / sums[3]) : 0.0;

@@ -8,6 +8,7 @@
 #include "miniattn/attn_params.hpp"
 #include "miniattn/comm.hpp"
 #include "miniattn/deck.hpp"
+#include "miniattn/kokkos_host.hpp"
 #include "miniattn/verify.hpp"
 
 namespace miniattn {
@@ -17,23 +18,23 @@ struct InputMagnitudes {
   double q_rms = 0.0, k_rms = 0.0;   // root mean square of Q and K, over every rank
 };
 
-// Largest |value| and sum of squares of n floats (OpenMP-parallel). NaN is ignored
-// (check_finite reports it).
+// Largest |value| and sum of squares of a (rows, d) View: the Kokkos kernels
+// miniattn::input_max and miniattn::input_sum_sq. NaN is ignored (check_finite reports it).
 struct Magnitude {
   double max = 0.0, sum_sq = 0.0;
 };
-Magnitude magnitude(const float* x, std::size_t n, int threads);
+Magnitude magnitude(const HostView<float**>& x);
 
 // "" when the kernels are safe with inputs of these magnitudes, else a message naming the
 // dataset (or the synthetic tensor), the bound it breaks and the deck key or input to change.
 std::string magnitude_problem(const Deck& deck, const AttnParams& p, const InputMagnitudes& m);
 
-// Collective: the rank's Q rows (nq floats) and K/V heads (nkv floats each); throws the same
-// miniattn::Error (ExitCode::BadInput) on every rank when magnitude_problem finds one, else
-// returns the magnitudes (the same on every rank).
+// Collective: the rank's Q rows and K/V keys; throws the same miniattn::Error
+// (ExitCode::BadInput) on every rank when magnitude_problem finds one, else returns the
+// magnitudes (the same on every rank).
 InputMagnitudes check_magnitudes(const Comm& comm, const Deck& deck, const AttnParams& p,
-                                 const float* q, std::size_t nq, const float* k, const float* v,
-                                 std::size_t nkv, int threads);
+                                 const HostView<float**>& q, const HostView<float**>& k,
+                                 const HostView<float**>& v);
 
 // Noise that int8 Q.K^T adds to a scaled score (natural-log units), estimated from the inputs'
 // magnitudes: each operand is rounded to 1/127 of its row's largest value (at most the tensor's

@@ -14,22 +14,17 @@ namespace {
 
 void generate(RunState& s) {
   const Deck::Input& in = s.deck.input;
-  const int d = s.p.d;
-  auto rows_of = [&](Tensor t, int64_t heads, int64_t len, const RowSet& rows, float* out) {
-    for (const Range& r : rows.ranges) {
-      synthetic_rows(in.distribution, in.seed, t, heads, len, d, r.begin, r.end, out);
-      out += r.size() * d;
-    }
-  };
-  rows_of(Tensor::Q, s.p.heads, s.p.lq, s.slice.row_set, s.q.data());
-  rows_of(Tensor::K, s.p.kv_heads, s.p.lk, s.slice.kv_set, s.k.data());
-  rows_of(Tensor::V, s.p.kv_heads, s.p.lk, s.slice.kv_set, s.v.data());
+  generate_rows("miniattn::generate_q", in.distribution, in.seed, Tensor::Q, s.p.heads, s.p.lq, s.p.d,
+                s.slice.row_set, s.q.data());
+  generate_rows("miniattn::generate_k", in.distribution, in.seed, Tensor::K, s.p.kv_heads, s.p.lk, s.p.d,
+                s.slice.kv_set, s.k.data());
+  generate_rows("miniattn::generate_v", in.distribution, in.seed, Tensor::V, s.p.kv_heads, s.p.lk, s.p.d,
+                s.slice.kv_set, s.v.data());
 }
 
 // Scores and P.V sums of these inputs must stay in float32 range (docs/numerics.md).
 void check_input_magnitudes(RunState& s) {
-  s.magnitudes = check_magnitudes(s.comm, s.deck, s.p, s.q.data(), s.q.size(), s.k.data(),
-                                  s.v.data(), s.k.size(), s.threads);
+  s.magnitudes = check_magnitudes(s.comm, s.deck, s.p, s.q, s.k, s.v);
 }
 
 #if MINIATTN_HAVE_HDF5
@@ -53,25 +48,35 @@ void read_file(RunState& s) {
 void check_finite(const RunState& s) {
   struct Tensor3 {
     const std::string* name;
-    const float* data;
+    const HostView<float**>& data;
     const RowSet& rows;
     int64_t heads, len;
   };
   const AttnParams& p = s.p;
   const Tensor3 tensors[] = {
-      {&s.deck.input.q, s.q.data(), s.slice.row_set, p.heads, p.lq},
-      {&s.deck.input.k, s.k.data(), s.slice.kv_set, p.kv_heads, p.lk},
-      {&s.deck.input.v, s.v.data(), s.slice.kv_set, p.kv_heads, p.lk}};
+      {&s.deck.input.q, s.q, s.slice.row_set, p.heads, p.lq},
+      {&s.deck.input.k, s.k, s.slice.kv_set, p.kv_heads, p.lk},
+      {&s.deck.input.v, s.v, s.slice.kv_set, p.kv_heads, p.lk}};
   for (const Tensor3& t : tensors) {
     constexpr int64_t kNone = std::numeric_limits<int64_t>::max();
+    // The first non-finite element of the rank's rows: local row * d + channel, times 2, plus 1
+    // for Inf (0 for NaN); the smallest over threads.
     int64_t first = kNone;
-    const int64_t n = t.rows.size() * p.d;
-    for (int64_t i = 0; i < n; ++i)
-      if (!std::isfinite(t.data[i])) {
-        // Global flat element index, times 2, plus 1 for Inf (0 for NaN).
-        first = ((t.rows.global(i / p.d) * p.d + i % p.d) << 1) | (std::isinf(t.data[i]) ? 1 : 0);
-        break;
-      }
+    const HostView<float**> x = t.data;
+    Kokkos::parallel_reduce(
+        "miniattn::check_finite", static_items(static_cast<int64_t>(x.extent(0))),
+        [=](int64_t r, int64_t& found) {
+          for (int64_t c = 0; c < static_cast<int64_t>(x.extent(1)); ++c)
+            if (!std::isfinite(x(r, c))) {
+              found = std::min(found, ((r * p.d + c) << 1) | (std::isinf(x(r, c)) ? 1 : 0));
+              return;
+            }
+        },
+        Kokkos::Min<int64_t>(first));
+    if (first != kNone) {  // as a global flat element index
+      const int64_t e = first >> 1;
+      first = ((t.rows.global(e / p.d) * p.d + e % p.d) << 1) | (first & 1);
+    }
     first = s.comm.min(first);
     if (first == kNone) continue;
     const int64_t e = first >> 1;
@@ -94,11 +99,11 @@ void allocate_inputs(RunState& s) {
   const std::size_t d = static_cast<std::size_t>(s.p.d);
   const std::size_t rows = static_cast<std::size_t>(s.slice.row_set.size());
   const std::size_t keys = static_cast<std::size_t>(s.slice.kv_set.size());
-  s.q.allocate("q", rows * d);
-  s.o.allocate("o", rows * d);
-  s.lse.allocate("lse", rows);
-  s.k.allocate("k", keys * d);
-  s.v.allocate("v", keys * d);
+  s.q = HostView<float**>("miniattn::q", rows, d);
+  s.o = HostView<float**>("miniattn::o", rows, d);
+  s.lse = HostView<float*>("miniattn::lse", rows);
+  s.k = HostView<float**>("miniattn::k", keys, d);
+  s.v = HostView<float**>("miniattn::v", keys, d);
   s.slice.q = s.q.data();
   s.slice.k = s.k.data();
   s.slice.v = s.v.data();

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "driver/kokkos_session.hpp"
 #include "driver/preflight.hpp"
 #include "driver/stages.hpp"
 #include "exec/ring_executor.hpp"
@@ -14,36 +15,9 @@
 #include "miniattn/peaks.hpp"
 #include "miniattn/registry.hpp"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-#if defined(__linux__)
-#include <sched.h>
-#endif
 
 namespace miniattn {
 namespace {
-
-// The cores this rank may run on (its affinity mask).
-int available_cores() {
-#if defined(__linux__)
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
-#endif
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
-
-// Threads per rank: the deck's value, else OMP_NUM_THREADS, else every core the rank may use.
-int resolve_threads(int64_t deck_threads) {
-#ifdef _OPENMP
-  if (deck_threads > 0) return static_cast<int>(deck_threads);
-  if (const char* env = std::getenv("OMP_NUM_THREADS"); env && *env) return omp_get_max_threads();
-  return available_cores();
-#else
-  (void)deck_threads;
-  return 1;
-#endif
-}
 
 #if !MINIATTN_HAVE_HDF5
 std::string with_option_hint(const char* what, const char* option) {
@@ -83,7 +57,8 @@ void warn_if_threads_exceed_cores(const RunState& s) {
   if (!s.comm.root() || s.threads <= cores) return;
   const std::string source = s.deck.run.threads > 0
                                  ? fmt::format("[run] threads = {}", s.deck.run.threads)
-                                 : fmt::format("OMP_NUM_THREADS = {}", s.threads);
+                                 : fmt::format("{} threads per rank (OMP_NUM_THREADS or "
+                                               "--kokkos-num-threads)", s.threads);
   fmt::print(stderr,
              "miniattn: warning: {} is more than the {} core(s) available to {} (its CPU "
              "affinity): threads will share cores and the timings will suffer; lower it to at "
@@ -138,11 +113,8 @@ void setup(RunState& s) {
   seconds_per_cycle();
   measure_peaks(s);
   s.t_start += wall_seconds() - t_instrument;
-  s.threads = resolve_threads(s.deck.run.threads);
+  s.threads = host_threads();
   warn_if_threads_exceed_cores(s);
-#ifdef _OPENMP
-  omp_set_num_threads(s.threads);
-#endif
   s.dec = std::make_unique<Decomposition>(s.p, s.comm.size());
   s.slice = s.ring ? ring_slice(*s.ring, s.comm.rank()) : replicated_slice(s.p, *s.dec, s.comm.rank());
   s.slice.progress = &s.progress;

@@ -11,7 +11,7 @@
 #include "driver/input_checks.hpp"
 #include "driver/progress.hpp"
 #include "miniattn/attn_params.hpp"
-#include "miniattn/buffer.hpp"
+#include "miniattn/kokkos_host.hpp"
 #include "miniattn/comm.hpp"
 #include "miniattn/deck.hpp"
 #include "miniattn/decomp.hpp"
@@ -40,15 +40,18 @@ struct RunState {
   // setup_stage.cpp
   std::unique_ptr<Backend> backend;
   AttnParams p;
-  int threads = 1;
+  int threads = 1;  // the host execution space's threads
   std::unique_ptr<Decomposition> dec;
   std::unique_ptr<RingPlan> ring;  // kv_mode = "ring"
   RankSlice slice;
   Progress progress;
   std::optional<MachinePeaks> peak;
 
-  // input_stage.cpp: the rank's rows of Q, O and LSE and its keys of K and V.
-  Buffer<float> q, k, v, o, lse;
+  // input_stage.cpp: the rank's rows of Q, O and LSE and its keys of K and V, as (rows, D)
+  // Views: a rank holds a set of row ranges of the (B, H, L, D) datasets (one range in
+  // replicated mode, zig-zag chunks in ring mode), back to back.
+  HostView<float**> q, k, v, o;
+  HostView<float*> lse;
   InputMagnitudes magnitudes;
 
   // attention_stage.cpp

@@ -40,8 +40,7 @@ ErrorAccum compare_tasks(const RunState& s, std::vector<ReferenceTask>& tasks, b
   const int d = p.d;
   std::vector<ErrorAccum> acc(tasks.size());
   const int64_t ntasks = static_cast<int64_t>(tasks.size());
-#pragma omp parallel for schedule(dynamic, 1) num_threads(s.threads)
-  for (int64_t ti = 0; ti < ntasks; ++ti) {
+  Kokkos::parallel_for("miniattn::reference", dynamic_items(ntasks), [&](int64_t ti) {
     ReferenceTask& t = tasks[ti];
     const int n = static_cast<int>(t.rows.size());
     if (!have_reference) {
@@ -55,10 +54,10 @@ ErrorAccum compare_tasks(const RunState& s, std::vector<ReferenceTask>& tasks, b
     }
     for (int r = 0; r < n; ++r) {
       const int64_t local = s.slice.row_set.local(t.bh * p.lq + t.rows[r]);
-      acc[ti].add(s.o.data() + local * d, t.o.data() + static_cast<std::size_t>(r) * d, d);
-      acc[ti].add_lse(s.lse[local], t.lse[r]);
+      acc[ti].add(&s.o(local, 0), t.o.data() + static_cast<std::size_t>(r) * d, d);
+      acc[ti].add_lse(s.lse(local), t.lse[r]);
     }
-  }
+  });
   ErrorAccum total;
   for (const ErrorAccum& a : acc) total.merge(a);
   return total;

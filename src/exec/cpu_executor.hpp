@@ -1,12 +1,15 @@
-// One rank's attention run on a CPU backend: quantise Q/K/V, pack K/V once per KV head, then
-// the rank's work items over threads (dynamic schedule), each item's rows computed by one
-// thread with a fixed tile order, so O does not depend on the rank or thread count.
+// One rank's attention run on a CPU backend, as labelled Kokkos kernels on the host execution
+// space: quantise Q/K/V (miniattn::quantize_*), pack K/V once per KV head (miniattn::pack_kv),
+// then the rank's work items over the threads (miniattn::attend, dynamic schedule), each item's
+// rows computed by one thread with a fixed tile order, so O does not depend on the rank or
+// thread count. Every buffer is a host View made once; per-thread scratch is a slot of a View
+// handed out by a Kokkos UniqueToken.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
-#include "exec/aligned_array.hpp"
+#include "miniattn/kokkos_host.hpp"
 #include "miniattn/decomp.hpp"
 #include "miniattn/executor.hpp"
 #include "miniattn/kernel.hpp"
@@ -33,9 +36,10 @@ inline QTile query_tile(const WorkItem& w, const float* q, const int8_t* q8, con
 
 class CpuExecutor final : public RankExecutor {
  public:
-  // Allocates every buffer the runs need (and touches it) up front.
+  // Allocates every buffer the runs need (and touches it) up front; threads come from Kokkos'
+  // host execution space (workers > 0: that many of them, for miniattn-bench's thread sweeps).
   CpuExecutor(const Backend& backend, const AttnParams& p, const Decomposition& dec,
-              const RankSlice& slice, int threads);
+              const RankSlice& slice, int workers = 0);
 
   // One attention run: fills O and LSE of the slice; adds quantize, pack, qk_gemm, softmax and
   // pv_gemm seconds to phases. Returns the kernel seconds the threads spent outside the three
@@ -54,25 +58,26 @@ class CpuExecutor final : public RankExecutor {
   AttnParams p_;
   const Decomposition& dec_;
   RankSlice slice_;
-  int threads_;
+  int workers_;  // threads that run the kernels (all of the host space's when 0)
   std::size_t bytes_ = 0;
 
-  AlignedArray<int8_t> q8_;
-  AlignedArray<float> q_scale_;
-  AlignedArray<int8_t> k8_;
-  AlignedArray<float> k_scale_;
-  AlignedArray<float> k_mean_;
-  AlignedArray<float> lse_shift_;  // rows: smoothing's LSE term (smooth_k only)
-  AlignedArray<uint16_t> v_bf16_;
-  AlignedArray<int8_t> v8_;
-  AlignedArray<float> v_scale_;
-  AlignedArray<std::byte> packed_;
-  std::size_t packed_stride_ = 0;  // bytes per KV head
+  HostView<int8_t**> q8_;         // rows x d
+  HostView<float*> q_scale_;      // rows
+  HostView<float*> lse_shift_;    // rows: smoothing's LSE term (smooth_k only)
+  HostView<int8_t**> k8_;         // keys (groups x lk) x d
+  HostView<float*> k_scale_;      // keys
+  HostView<float**> k_mean_;      // groups x d
+  HostView<uint16_t**> v_bf16_;   // keys x d (bf16 P.V)
+  HostView<int8_t**> v8_;         // keys x d (int8 P.V)
+  HostView<float**> v_scale_;     // groups x d (int8 P.V)
+  HostView<std::byte**> packed_;  // groups x the backend's packed K/V bytes
 
-  // Per thread: scratch and the row state of one tile.
-  std::size_t scratch_stride_ = 0;
-  AlignedArray<std::byte> scratch_;
-  AlignedArray<float> state_;
+  // Per concurrent thread (a UniqueToken slot): the backend's scratch, the row state of one
+  // tile and the cycle counts of the kernel phases.
+  Kokkos::Experimental::UniqueToken<HostExec> token_;
+  HostView<std::byte**> scratch_;
+  HostView<float**> state_;
+  HostView<TileCycles*> cycles_;
 };
 
 }  // namespace miniattn

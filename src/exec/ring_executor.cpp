@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <thread>
 
 #include "exec/cpu_executor.hpp"
 #include "kernels/common/quantize.hpp"
@@ -12,9 +13,6 @@
 #include "miniattn/clock.hpp"
 #include "miniattn/timers.hpp"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace miniattn {
 namespace {
@@ -124,9 +122,8 @@ RankSlice ring_slice(const RingPlan& plan, int rank) {
 }
 
 RingExecutor::RingExecutor(const Backend& backend, const AttnParams& p, const RingPlan& plan,
-                           const RankSlice& slice, int threads, const Comm& world)
-    : backend_(backend), p_(p), plan_(plan), slice_(slice), threads_(std::max(threads, 1)),
-      world_(world) {
+                           const RankSlice& slice, const Comm& world)
+    : backend_(backend), p_(p), plan_(plan), slice_(slice), world_(world) {
   const int rank = world.rank();
   ring_rank_ = plan.ring_rank(rank);
   groups_ = plan.kv_groups(plan.ring_of(rank));
@@ -144,28 +141,31 @@ RingExecutor::RingExecutor(const Backend& backend, const AttnParams& p, const Ri
   const std::size_t rows = static_cast<std::size_t>(slice.row_set.size());
   const std::size_t ng = static_cast<std::size_t>(groups_.size());
   if (backend.quantized()) {
-    q8_.allocate("q8", rows * d);
-    q_scale_.allocate("q_scale", rows);
-    k_mean_.allocate("k_mean", ng * d);
-    v_scale_.allocate("v_scale", ng * d);
-    lse_shift_.allocate("lse_shift", p.smooth_k ? rows : 0);
-    bytes_ += rows * (d + 4) + ng * d * 8 + (p.smooth_k ? rows * 4 : 0);
+    q8_ = HostView<int8_t**>("miniattn::q8", rows, d);
+    q_scale_ = HostView<float*>("miniattn::q_scale", rows);
+    k_mean_ = HostView<float**>("miniattn::k_mean", ng, d);
+    v_scale_ = HostView<float**>("miniattn::v_scale", ng, d);
+    if (p.smooth_k) lse_shift_ = HostView<float*>("miniattn::lse_shift", rows);
   }
-  m_.allocate("ring_m", rows);
-  l_.allocate("ring_l", rows);
-  acc_.allocate("ring_acc", rows * d);
-  bytes_ += rows * (d + 2) * 4;
+  m_ = HostView<float*>("miniattn::ring_m", rows);
+  l_ = HostView<float*>("miniattn::ring_l", rows);
+  acc_ = HostView<float**>("miniattn::ring_acc", rows, d);
   std::size_t shard_bytes = 0;
   int64_t max_keys = 1;
   for (const ShardLayout& l : layouts_) {
     shard_bytes = std::max(shard_bytes, l.bytes);
     for (const Section& s : l.sections) max_keys = std::max(max_keys, s.n);
   }
-  for (Buffer<std::byte>& b : shard_) b.allocate("ring_shard", std::max<std::size_t>(shard_bytes, 64));
-  bytes_ += 2 * shard_bytes;
-  scratch_stride_ = align64(backend.scratch_bytes(p, max_keys));
-  scratch_.allocate("scratch", scratch_stride_ * static_cast<std::size_t>(threads_));
-  bytes_ += scratch_stride_ * static_cast<std::size_t>(threads_);
+  for (HostView<std::byte*>& b : shard_)
+    b = HostView<std::byte*>("miniattn::ring_shard", std::max<std::size_t>(shard_bytes, 64));
+  const std::size_t slots = static_cast<std::size_t>(token_.size());
+  scratch_ = HostView<std::byte**>("miniattn::scratch", slots, align64(backend.scratch_bytes(p, max_keys)));
+  ref_record_ = HostView<double**>("miniattn::ring_reference_record", slots, d + 1);
+  cycles_ = HostView<TileCycles*>("miniattn::tile_cycles", slots);
+  for (std::size_t b : {view_bytes(q8_), view_bytes(q_scale_), view_bytes(k_mean_), view_bytes(v_scale_),
+                        view_bytes(lse_shift_), view_bytes(m_), view_bytes(l_), view_bytes(acc_),
+                        view_bytes(shard_[0]), view_bytes(shard_[1]), view_bytes(scratch_)})
+    bytes_ += b;
 }
 
 void RingExecutor::make_comm() {
@@ -273,37 +273,34 @@ void RingExecutor::quantize(PhaseSeconds& phases) {
     };
     std::vector<double> ksum(p_.smooth_k ? gd : 0, 0.0);
     std::vector<float> vmax(p_.pv == PvPrecision::Int8 ? gd : 0, 0.0f);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
-    for (int64_t g = 0; g < ng; ++g)
+    Kokkos::parallel_for("miniattn::ring_kv_stats", dynamic_items(ng), [&](int64_t g) {
       for (int c = 0; c < chunks_per_group_; ++c) {
         const Section& s = own.sections[g * chunks_per_group_ + c];
         if (s.n == 0) continue;
         if (p_.smooth_k) quant::k_channel_sum(src(s, slice_.k), s.n, d, ksum.data() + g * d);
         if (!vmax.empty()) quant::v_channel_absmax(src(s, slice_.v), s.n, d, vmax.data() + g * d);
       }
+    });
     const double t0 = wall_seconds();
     if (!ksum.empty()) ring_->sum_inplace(ksum.data(), static_cast<int>(gd));
     if (!vmax.empty()) ring_->max_inplace(vmax.data(), static_cast<int>(gd));
     comm_seconds = wall_seconds() - t0;
     // As quant::k_channel_mean does with the sum of one rank.
     for (std::size_t i = 0; i < ksum.size(); ++i)
-      k_mean_[i] = static_cast<float>(ksum[i] / static_cast<double>(p_.lk));
+      k_mean_.data()[i] = static_cast<float>(ksum[i] / static_cast<double>(p_.lk));
     for (int64_t g = 0; g < ng && !vmax.empty(); ++g)  // the scales alone (no keys)
-      quant::quantize_v_with_absmax(nullptr, 0, d, vmax.data() + g * d, nullptr,
-                                    v_scale_.data() + g * d);
+      quant::quantize_v_with_absmax(nullptr, 0, d, vmax.data() + g * d, nullptr, &v_scale_(g, 0));
 
     // Q, and the LSE term of the ring's global K mean.
-    const int64_t nitems = static_cast<int64_t>(items_.size());
-#pragma omp parallel for schedule(dynamic, 4) num_threads(threads_)
-    for (int64_t i = 0; i < nitems; ++i) {
+    Kokkos::parallel_for("miniattn::quantize_q", dynamic_items(static_cast<int64_t>(items_.size())),
+                         [&](int64_t i) {
       const int64_t row = item_row_[i];
-      quant::quantize_q_tile(quant::qk_quant(p_), slice_.q + row * d, items_[i].rows, d,
-                             q8_.data() + row * d, q_scale_.data() + row);
+      quant::quantize_q_tile(quant::qk_quant(p_), slice_.q + row * d, items_[i].rows, d, &q8_(row, 0),
+                             &q_scale_(row));
       if (p_.smooth_k)
-        quant::smoothing_lse_shift(slice_.q + row * d, items_[i].rows, d,
-                                   k_mean_.data() + item_group_[i] * d, p_.scale,
-                                   lse_shift_.data() + row);
-    }
+        quant::smoothing_lse_shift(slice_.q + row * d, items_[i].rows, d, &k_mean_(item_group_[i], 0),
+                                   p_.scale, &lse_shift_(row));
+    });
 
     // The shard, in chunks of keys aligned to the K quantisation block (chunks start at
     // multiples of 64 keys: per_block scales are those of the whole sequence).
@@ -315,32 +312,26 @@ void RingExecutor::quantize(PhaseSeconds& phases) {
     for (const Section& s : own.sections)
       for (int64_t j0 = 0; j0 < s.n; j0 += kQuantChunk)
         tasks.push_back({&s, j0, std::min(kQuantChunk, s.n - j0)});
-    const int64_t ntasks = static_cast<int64_t>(tasks.size());
     std::byte* base = shard_[0].data();
-#pragma omp parallel num_threads(threads_)
-    {
-      std::vector<float> unused_scale(static_cast<std::size_t>(d));
-#pragma omp for schedule(dynamic, 1)
-      for (int64_t t = 0; t < ntasks; ++t) {
-        const Section& s = *tasks[t].s;
-        const int64_t j0 = tasks[t].j0, n = tasks[t].n;
-        const float* k = src(s, slice_.k) + j0 * d;
-        const float* v = src(s, slice_.v) + j0 * d;
-        const std::size_t off = static_cast<std::size_t>(j0) * d;
-        quant::quantize_k(quant::qk_quant(p_), k, n, d, p_.smooth_k ? k_mean_.data() + s.group * d : nullptr,
-                          reinterpret_cast<int8_t*>(base + s.k8) + off,
-                          reinterpret_cast<float*>(base + s.k_scale) + j0);
-        const std::size_t count = static_cast<std::size_t>(n) * d;
-        if (p_.pv == PvPrecision::Fp32)
-          std::memcpy(reinterpret_cast<float*>(base + s.v) + off, v, count * sizeof(float));
-        if (p_.pv == PvPrecision::Bf16)
-          quant::v_to_bf16(v, count, reinterpret_cast<uint16_t*>(base + s.v_bf16) + off);
-        if (p_.pv == PvPrecision::Int8)
-          quant::quantize_v_with_absmax(v, n, d, vmax.data() + s.group * d,
-                                        reinterpret_cast<int8_t*>(base + s.v8) + off,
-                                        unused_scale.data());
-      }
-    }
+    Kokkos::parallel_for("miniattn::quantize_k", dynamic_items(static_cast<int64_t>(tasks.size())),
+                         [&](int64_t t) {
+      const Section& s = *tasks[t].s;
+      const int64_t j0 = tasks[t].j0, n = tasks[t].n;
+      const float* k = src(s, slice_.k) + j0 * d;
+      const float* v = src(s, slice_.v) + j0 * d;
+      const std::size_t off = static_cast<std::size_t>(j0) * d;
+      quant::quantize_k(quant::qk_quant(p_), k, n, d, p_.smooth_k ? &k_mean_(s.group, 0) : nullptr,
+                        reinterpret_cast<int8_t*>(base + s.k8) + off,
+                        reinterpret_cast<float*>(base + s.k_scale) + j0);
+      const std::size_t count = static_cast<std::size_t>(n) * d;
+      if (p_.pv == PvPrecision::Fp32)
+        std::memcpy(reinterpret_cast<float*>(base + s.v) + off, v, count * sizeof(float));
+      if (p_.pv == PvPrecision::Bf16)
+        quant::v_to_bf16(v, count, reinterpret_cast<uint16_t*>(base + s.v_bf16) + off);
+      if (p_.pv == PvPrecision::Int8)  // the scales were set above, from the same maxima
+        quant::quantize_v_with_absmax(v, n, d, vmax.data() + s.group * d,
+                                      reinterpret_cast<int8_t*>(base + s.v8) + off, nullptr);
+    });
   }
   phases[Phase::Quantize] -= comm_seconds;
   phases[Phase::Comm] += comm_seconds;
@@ -349,50 +340,44 @@ void RingExecutor::quantize(PhaseSeconds& phases) {
 
 void RingExecutor::pack() {
   const ShardLayout& own = layouts_[ring_rank_];
-  const int64_t n = static_cast<int64_t>(own.sections.size());
   std::byte* base = shard_[0].data();
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
-  for (int64_t i = 0; i < n; ++i) {
+  Kokkos::parallel_for("miniattn::pack_kv", dynamic_items(static_cast<int64_t>(own.sections.size())),
+                       [&](int64_t i) {
     const Section& s = own.sections[i];
     if (s.n > 0) backend_.pack_kv(p_, block(s, base), base + s.packed);
-  }
+  });
 }
 
-void RingExecutor::attend_step(const ShardLayout& shard, const std::byte* base,
-                               std::vector<TileCycles>& cycles, StepComm& step) {
+// One ring step on the shard in hand: the rank's work items, claimed one at a time by whichever
+// thread is free (one iteration per thread, so the main thread can keep the step's transfers
+// moving between its tiles, and after its last one while the other threads finish theirs: Open
+// MPI progresses non-blocking transfers only inside MPI calls).
+void RingExecutor::attend_step(const ShardLayout& shard, const std::byte* base, StepComm& step) {
   const int d = p_.d;
   const int64_t nitems = static_cast<int64_t>(items_.size());
-  std::atomic<int64_t> done{0};
-#pragma omp parallel num_threads(threads_)
-  {
-    int tid = 0;
-#ifdef _OPENMP
-    tid = omp_get_thread_num();
-#endif
-    std::byte* scratch = scratch_.data() + scratch_stride_ * static_cast<std::size_t>(tid);
-    TileCycles cyc;
-#pragma omp for schedule(dynamic, 1) nowait
-    for (int64_t i = 0; i < nitems; ++i) {
+  std::atomic<int64_t> next{0}, done{0};
+  const std::thread::id main_thread = std::this_thread::get_id();
+  Kokkos::parallel_for("miniattn::attend", static_items(host_threads()), [&](int64_t) {
+    const int slot = token_.acquire();
+    const bool main = std::this_thread::get_id() == main_thread;
+    for (int64_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < nitems;) {
       const WorkItem& w = items_[i];
       const int64_t row = item_row_[i];
       const QTile q = query_tile(w, slice_.q, q8_.data(), q_scale_.data(), row, d);
-      const RowState st{m_.data() + row, l_.data() + row, acc_.data() + row * d};
+      const RowState st{&m_(row), &l_(row), &acc_(row, 0)};
       const int64_t seen = p_.visible_keys(w.row0 + w.rows - 1);
       for (int c = 0; c < chunks_per_group_; ++c) {
         const Section& s = shard.sections[item_group_[i] * chunks_per_group_ + c];
-        if (s.n > 0 && s.key0 < seen) backend_.attend(p_, q, block(s, base), st, scratch, cyc);
+        if (s.n > 0 && s.key0 < seen)
+          backend_.attend(p_, q, block(s, base), st, &scratch_(slot, 0), cycles_(slot));
       }
       done.fetch_add(1, std::memory_order_relaxed);
-      if (tid == 0) step.poll();
+      if (main) step.poll();
     }
-    // The main thread keeps the transfers moving while the other threads finish their tiles.
-    if (tid == 0)
+    if (main)
       while (step.pending() && done.load(std::memory_order_relaxed) < nitems) step.poll();
-    TileCycles& into = cycles[static_cast<std::size_t>(tid)];
-    into.qk += cyc.qk;
-    into.softmax += cyc.softmax;
-    into.pv += cyc.pv;
-  }
+    token_.release(slot);
+  });
 }
 
 double RingExecutor::ring(PhaseSeconds& phases) {
@@ -400,7 +385,7 @@ double RingExecutor::ring(PhaseSeconds& phases) {
   const int R = plan_.ring_size();
   const int64_t rows = slice_.row_set.size();
   reset_row_state({m_.data(), l_.data(), acc_.data()}, static_cast<int>(rows), d);
-  std::vector<TileCycles> cycles(static_cast<std::size_t>(threads_));
+  Kokkos::deep_copy(cycles_, TileCycles{});
   const double t0 = wall_seconds();
   int cur = 0;
   for (int s = 0; s < R; ++s) {
@@ -409,7 +394,7 @@ double RingExecutor::ring(PhaseSeconds& phases) {
     if (s + 1 < R)
       step.post(*ring_, (ring_rank_ + 1) % R, (ring_rank_ + R - 1) % R, s, shard_[cur].data(),
                 layouts_[origin].bytes, shard_[1 - cur].data(), layouts_[(origin + R - 1) % R].bytes);
-    attend_step(layouts_[origin], shard_[cur].data(), cycles, step);
+    attend_step(layouts_[origin], shard_[cur].data(), step);
     step.wait();
     traffic_.bytes_sent += step.bytes_sent;
     traffic_.in_flight += step.in_flight;
@@ -419,19 +404,18 @@ double RingExecutor::ring(PhaseSeconds& phases) {
   }
   traffic_.steps = R - 1;
 
-  const int64_t nitems = static_cast<int64_t>(items_.size());
-#pragma omp parallel for schedule(dynamic, 4) num_threads(threads_)
-  for (int64_t i = 0; i < nitems; ++i) {
+  Kokkos::parallel_for("miniattn::finalize", dynamic_items(static_cast<int64_t>(items_.size())),
+                       [&](int64_t i) {
     const int64_t row = item_row_[i];
-    finalize_rows({m_.data() + row, l_.data() + row, acc_.data() + row * d}, items_[i].rows, d,
-                  slice_.o + row * d, slice_.lse + row,
-                  p_.smooth_k && backend_.quantized() ? lse_shift_.data() + row : nullptr);
-  }
+    finalize_rows({&m_(row), &l_(row), &acc_(row, 0)}, items_[i].rows, d, slice_.o + row * d,
+                  slice_.lse + row, lse_shift_.data() ? &lse_shift_(row) : nullptr);
+  });
   const double wall = wall_seconds() - t0;
 
-  const double spc = seconds_per_cycle() / threads_;
+  const double spc = seconds_per_cycle() / host_threads();
   double kernel = 0.0;
-  for (const TileCycles& c : cycles) {
+  for (std::size_t i = 0; i < cycles_.extent(0); ++i) {
+    const TileCycles& c = cycles_(i);
     phases[Phase::QkGemm] += c.qk * spc;
     phases[Phase::Softmax] += c.softmax * spc;
     phases[Phase::PvGemm] += c.pv * spc;
@@ -484,30 +468,27 @@ RingExecutor::RefRows RingExecutor::gather_rows(const RefRows& mine, int64_t b, 
 void RingExecutor::own_keys_reference(const RefRows& rows, double* records) const {
   const int d = p_.d;
   const int64_t w = d + 1;
-  const int64_t n = rows.size();
   const ShardLayout& own = layouts_[ring_rank_];
-#pragma omp parallel num_threads(threads_)
-  {
-    std::vector<double> rec(static_cast<std::size_t>(w));
-#pragma omp for schedule(dynamic, 4)
-    for (int64_t i = 0; i < n; ++i) {
-      double* into = records + i * w;
-      into[0] = kNegInf;
-      std::fill(into + 1, into + w, 0.0);
-      const int64_t bh = rows.ids[2 * i], row = rows.ids[2 * i + 1];
-      const int64_t g = (bh / p_.heads) * p_.kv_heads + p_.kv_head_of(bh % p_.heads) - groups_.begin;
-      for (int c = 0; c < chunks_per_group_; ++c) {
-        const Section& s = own.sections[g * chunks_per_group_ + c];
-        if (s.n == 0) continue;
-        const int64_t local = slice_.kv_set.local((groups_.begin + g) * p_.lk + s.key0);
-        // Row index shifted by key0: the mask of keys [key0, key0 + n) seen from keys [0, n).
-        const int64_t shifted = row - s.key0;
-        reference_rows(p_, rows.q.data() + i * d, &shifted, 1, slice_.k + local * d,
-                       slice_.v + local * d, s.n, rec.data() + 1, rec.data());
-        merge_lse_records(rec.data(), into, 1, d);
-      }
+  Kokkos::parallel_for("miniattn::ring_reference", dynamic_items(rows.size()), [&](int64_t i) {
+    const int slot = token_.acquire();
+    double* rec = &ref_record_(slot, 0);
+    double* into = records + i * w;
+    into[0] = kNegInf;
+    std::fill(into + 1, into + w, 0.0);
+    const int64_t bh = rows.ids[2 * i], row = rows.ids[2 * i + 1];
+    const int64_t g = (bh / p_.heads) * p_.kv_heads + p_.kv_head_of(bh % p_.heads) - groups_.begin;
+    for (int c = 0; c < chunks_per_group_; ++c) {
+      const Section& s = own.sections[g * chunks_per_group_ + c];
+      if (s.n == 0) continue;
+      const int64_t local = slice_.kv_set.local((groups_.begin + g) * p_.lk + s.key0);
+      // Row index shifted by key0: the mask of keys [key0, key0 + n) seen from keys [0, n).
+      const int64_t shifted = row - s.key0;
+      reference_rows(p_, rows.q.data() + i * d, &shifted, 1, slice_.k + local * d,
+                     slice_.v + local * d, s.n, rec + 1, rec);
+      merge_lse_records(rec, into, 1, d);
     }
-  }
+    token_.release(slot);
+  });
 }
 
 bool RingExecutor::reference(std::vector<ReferenceTask>& tasks) {

@@ -19,9 +19,9 @@
 #include <optional>
 #include <vector>
 
-#include "miniattn/buffer.hpp"
 #include "miniattn/comm.hpp"
 #include "miniattn/executor.hpp"
+#include "miniattn/kokkos_host.hpp"
 #include "miniattn/kernel.hpp"
 #include "miniattn/ring_plan.hpp"
 
@@ -37,7 +37,7 @@ class RingExecutor final : public RankExecutor {
   // Allocates and touches every buffer; no communication (the ring communicator is made on the
   // first run, which every rank reaches together).
   RingExecutor(const Backend& backend, const AttnParams& p, const RingPlan& plan,
-               const RankSlice& slice, int threads, const Comm& world);
+               const RankSlice& slice, const Comm& world);
   RingExecutor(const RingExecutor&) = delete;
   RingExecutor& operator=(const RingExecutor&) = delete;
 
@@ -72,14 +72,12 @@ class RingExecutor final : public RankExecutor {
   void quantize(PhaseSeconds& phases);
   void pack();
   double ring(PhaseSeconds& phases);
-  void attend_step(const ShardLayout& shard, const std::byte* base, std::vector<TileCycles>& cycles,
-                   StepComm& step);
+  void attend_step(const ShardLayout& shard, const std::byte* base, StepComm& step);
 
   const Backend& backend_;
   AttnParams p_;
   const RingPlan& plan_;
   RankSlice slice_;
-  int threads_;
   const Comm& world_;
   int ring_rank_ = 0;
   Range groups_;  // the ring's KV heads (flattened)
@@ -91,15 +89,20 @@ class RingExecutor final : public RankExecutor {
   std::vector<int64_t> item_row_;    // local row of each item's first row
   std::vector<int64_t> item_group_;  // index among the ring's KV heads
 
-  Buffer<int8_t> q8_;
-  Buffer<float> q_scale_;
-  Buffer<float> k_mean_;   // groups x d
-  Buffer<float> lse_shift_;  // rows: smoothing's LSE term (smooth_k only)
-  Buffer<float> v_scale_;  // groups x d (int8 P.V)
-  Buffer<float> m_, l_, acc_;  // online-softmax state of every local row
-  Buffer<std::byte> shard_[2];
-  std::size_t scratch_stride_ = 0;
-  Buffer<std::byte> scratch_;
+  HostView<int8_t**> q8_;         // rows x d
+  HostView<float*> q_scale_;      // rows
+  HostView<float**> k_mean_;      // groups x d
+  HostView<float*> lse_shift_;    // rows: smoothing's LSE term (smooth_k only)
+  HostView<float**> v_scale_;     // groups x d (int8 P.V)
+  HostView<float*> m_, l_;        // online-softmax state of every local row
+  HostView<float**> acc_;         // rows x d
+  HostView<std::byte*> shard_[2];  // the shard computed on and the one in flight
+  // Per concurrent thread (a UniqueToken slot): the backend's scratch, a reference record, the
+  // cycle counts of the kernel phases.
+  Kokkos::Experimental::UniqueToken<HostExec> token_;
+  HostView<std::byte**> scratch_;
+  HostView<double**> ref_record_;
+  HostView<TileCycles*> cycles_;
   RingTraffic traffic_;
   std::optional<Comm> ring_;  // the ranks of this rank's ring (make_comm)
 };

@@ -101,20 +101,13 @@ void synthetic_rows(Distribution dist, uint64_t seed, Tensor t, int64_t heads, i
   const uint64_t bias_key = stream_key(seed, t, Purpose::ChannelBias);
   const bool outliers = dist == Distribution::Outliers;
   const bool biased = dist == Distribution::KBias && t == Tensor::K;
-  const int64_t nrows = row_end - row_begin;
   const std::size_t ud = static_cast<std::size_t>(d);
 
-#if defined(_OPENMP)
-#pragma omp parallel if (nrows * d >= (1 << 16))
-#endif
   {
     std::vector<double> row(ud);
     std::vector<double> bias(biased ? ud : 0);
     int64_t bias_group = -1;  // (batch * kv_heads + kv_head) whose bias is in `bias`
 
-#if defined(_OPENMP)
-#pragma omp for schedule(static)
-#endif
     for (int64_t r = row_begin; r < row_end; ++r) {
       const uint64_t e0 = static_cast<uint64_t>(r) * ud;
       fill_normal(normal_key, e0, d, row.data());

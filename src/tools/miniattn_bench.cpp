@@ -1,6 +1,7 @@
 // miniattn-bench: the machine's peaks and the kernel studies behind every "% of peak" in the
-// project. Builds with a C++17 compiler alone (no MPI/HDF5/Kokkos/CLI11), so it runs on bare
-// GPU machines and under qemu too.
+// project. Needs Kokkos (threads, the CPU executor of the attention study; Kokkos starts with the
+// largest --threads value, and each study runs on as many of its threads as it asks for), no
+// MPI/HDF5/CLI11.
 //
 //   miniattn-bench [--study peaks,gemm,exp2,stage2,attention | all] [--backend NAME|best|all]
 //                  [--quick] [--threads 1,2] [--seconds S] [--repeat N]
@@ -39,9 +40,8 @@
 #include "miniattn/registry.hpp"
 #include "miniattn/synthetic.hpp"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "miniattn/kokkos_host.hpp"
+
 #if defined(MINIATTN_HAVE_CUDA)
 #include "tools/cuda_tools.hpp"
 #endif
@@ -228,12 +228,10 @@ double time_median(int repeat, const std::function<void()>& f) {
   return median(t);
 }
 
-void set_threads(int t) {
-#ifdef _OPENMP
-  omp_set_num_threads(t);
-#else
-  (void)t;
-#endif
+// f(i) for i in [0, t), each on a thread of its own (t <= the host space's threads).
+template <class F>
+void on_threads(const char* label, int t, const F& f) {
+  Kokkos::parallel_for(label, static_items(t), f);
 }
 
 // Clock estimate: a chain of dependent integer adds runs one add per cycle.
@@ -274,11 +272,11 @@ PeakRates scaled(const PeakRates& r, double f) { return {r.int8_gops * f, r.fp32
 double triad(int threads, int repeat) {
   const std::size_t n = std::size_t{1} << 24;  // 3 x 64 MiB: far beyond any cache
   std::vector<float> a(n, 0.0f), b(n, 1.0f), c(n, 2.0f);
-  set_threads(threads);
   const int64_t nn = static_cast<int64_t>(n);
   const double t = time_median(repeat, [&] {
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < nn; ++i) a[i] = b[i] + 0.5f * c[i];
+    on_threads("miniattn::bench_triad", threads, [&](int64_t id) {
+      for (int64_t i = id * nn / threads; i < (id + 1) * nn / threads; ++i) a[i] = b[i] + 0.5f * c[i];
+    });
   });
   return 3.0 * sizeof(float) * n / t * 1e-9;
 }
@@ -294,15 +292,7 @@ Peaks measure_peaks(const Options& o, const std::string& backend) {
   pk.one = best_of(o);
   for (int t : o.threads) {
     std::vector<PeakRates> per(static_cast<std::size_t>(t));
-#pragma omp parallel num_threads(t)
-    {
-#ifdef _OPENMP
-      const int id = omp_get_thread_num();
-#else
-      const int id = 0;
-#endif
-      per[static_cast<std::size_t>(id)] = best_of(o);
-    }
+    on_threads("miniattn::bench_peaks", t, [&](int64_t id) { per[static_cast<std::size_t>(id)] = best_of(o); });
     PeakRates sum;
     for (const PeakRates& r : per) {
       sum.int8_gops += r.int8_gops;
@@ -339,7 +329,7 @@ struct Head {
   std::vector<int8_t> q8, k8, v8;
   std::vector<float> q_scale, k_scale, k_mean, v_scale;
   std::vector<uint16_t> v_bf16;
-  AlignedArray<std::byte> packed;
+  HostView<std::byte*> packed;
   KvBlock kv;
 
   Head(const Backend& be, const AttnParams& params) : p(params) {
@@ -375,7 +365,7 @@ struct Head {
     kv.v_scale = v_scale.data();
     const std::size_t pb = be.packed_kv_bytes(p, p.lk);
     if (pb > 0) {
-      packed.allocate(pb);
+      packed = HostView<std::byte*>("miniattn::bench_packed_kv", pb);
       be.pack_kv(p, kv, packed.data());
       kv.packed = packed.data();
     }
@@ -410,10 +400,8 @@ void study_gemm(const Options& o, const Backend& be, const Peaks* pk) {
     const AttnParams p = params_for(be, L, L, 128, false, 1, Variant::Fused, PvPrecision::Fp32, Exp2Kind::Accurate);
     const Head h(be, p);
     const int64_t chunk = 256;
-    AlignedArray<int32_t> s;
-    s.allocate(static_cast<std::size_t>(p.tile.q * chunk));
-    AlignedArray<std::byte> scratch;
-    scratch.allocate(be.scratch_bytes(p, p.lk));
+    HostView<int32_t*> s("miniattn::bench_scores", static_cast<std::size_t>(p.tile.q * chunk));
+    HostView<std::byte*> scratch("miniattn::bench_scratch", be.scratch_bytes(p, p.lk));
     bool ok = true;
     const double t = time_median(o.repeat, [&] {
       for (int64_t r0 = 0; r0 < L; r0 += p.tile.q) {
@@ -546,12 +534,9 @@ void study_attention(const Options& o, const Backend& be, const Peaks* pk) {
                   }
                   const Decomposition dec(p, 1);
                   const int64_t rows = p.batch * p.heads * p.lq, keys = p.batch * p.kv_heads * p.lk;
-                  AlignedArray<float> q, k, v, out, lse;
-                  q.allocate(static_cast<std::size_t>(rows * d));
-                  k.allocate(static_cast<std::size_t>(keys * d));
-                  v.allocate(static_cast<std::size_t>(keys * d));
-                  out.allocate(static_cast<std::size_t>(rows * d));
-                  lse.allocate(static_cast<std::size_t>(rows));
+                  HostView<float**> q("miniattn::q", rows, d), k("miniattn::k", keys, d),
+                      v("miniattn::v", keys, d), out("miniattn::o", rows, d);
+                  HostView<float*> lse("miniattn::lse", rows);
                   synthetic_rows(Distribution::Normal, 3, Tensor::Q, p.heads, p.lq, p.d, 0, rows, q.data());
                   synthetic_rows(Distribution::Normal, 3, Tensor::K, p.kv_heads, p.lk, p.d, 0, keys, k.data());
                   synthetic_rows(Distribution::Normal, 3, Tensor::V, p.kv_heads, p.lk, p.d, 0, keys, v.data());
@@ -561,7 +546,6 @@ void study_attention(const Options& o, const Backend& be, const Peaks* pk) {
                   slice.v = v.data();
                   slice.o = out.data();
                   slice.lse = lse.data();
-                  set_threads(threads);
                   std::unique_ptr<RankExecutor> ex = be.make_executor(p, dec, slice, threads);
                   if (!ex) ex = std::make_unique<CpuExecutor>(be, p, dec, slice, threads);
                   PhaseSeconds ph;
@@ -674,5 +658,30 @@ int main(int argc, char** argv) {
       return 2;
 #endif
     }
+  // Kokkos with as many threads as the largest --threads value (default 1).
+  int threads = 1;
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], "--threads") == 0)
+      for (const char* p = argv[i + 1]; *p;) {
+        threads = std::max(threads, std::atoi(p));
+        while (*p && *p != ',') ++p;
+        if (*p) ++p;
+      }
+  std::vector<std::string> kargs{argv[0],
+#if KOKKOS_VERSION >= 40000
+                                 "--kokkos-num-threads=" + std::to_string(threads),
+#else
+                                 "--kokkos-threads=" + std::to_string(threads),
+#endif
+                                 "--kokkos-disable-warnings"};
+  std::vector<char*> kargv;
+  for (std::string& a : kargs) kargv.push_back(a.data());
+  int kargc = static_cast<int>(kargv.size());
+  Kokkos::ScopeGuard kokkos(kargc, kargv.data());
+  if (miniattn::host_threads() < threads) {
+    std::fprintf(stderr, "miniattn-bench: error: --threads %d, but %s runs %d thread(s)\n", threads,
+                 miniattn::kokkos_description().c_str(), miniattn::host_threads());
+    return 2;
+  }
   return miniattn::bench::run(argc, argv);
 }

@@ -13,33 +13,11 @@
 #include "miniattn/error.hpp"
 #include "miniattn/registry.hpp"
 
-#if MINIATTN_HAVE_KOKKOS
-#include <Kokkos_Core.hpp>
-#endif
+#include "miniattn/kokkos_host.hpp"
 
 namespace miniattn {
 namespace {
 
-#if MINIATTN_HAVE_KOKKOS
-// The executor's buffers are Kokkos Views.
-class KokkosEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    if (!Kokkos::is_initialized()) {
-      Kokkos::initialize();
-      owner_ = true;
-    }
-  }
-  void TearDown() override {
-    if (owner_) Kokkos::finalize();
-  }
-
- private:
-  bool owner_ = false;
-};
-const ::testing::Environment* const kKokkos =
-    ::testing::AddGlobalTestEnvironment(new KokkosEnvironment);
-#endif
 
 TEST(MemoryEstimate, EqualsWhatTheExecutorAllocates) {
   const ProblemShape shapes[] = {{2, 4, 2, 190, 230, 64, true, 0.0},
@@ -58,10 +36,12 @@ TEST(MemoryEstimate, EqualsWhatTheExecutorAllocates) {
               const Decomposition dec(p, ranks);
               for (int r = 0; r < ranks; ++r) {
                 const RankSlice slice = replicated_slice(p, dec, r);
+                // Per-thread buffers come for every thread of Kokkos' host space (a UniqueToken
+                // slot each), whatever number of them runs the kernels.
                 const CpuExecutor exec(*be, p, dec, slice, threads);
                 const MemoryEstimate m = estimate_rank_memory(
                     *be, p, slice.row_set.size(), slice.kv_set.size(), slice.groups.size(),
-                    threads, false);
+                    host_threads(), false);
                 SCOPED_TRACE(::testing::Message() << name << " pv " << to_string(pv) << " "
                                                   << to_string(v) << " rank " << r << "/" << ranks
                                                   << " threads " << threads << " D " << s.d);

@@ -12,9 +12,6 @@
 
 #include "miniattn/synthetic.hpp"
 
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
 
 namespace miniattn {
 namespace {
@@ -70,25 +67,6 @@ TEST(Synthetic, SameValuesForAnyRowSplit) {
       }
     }
   }
-}
-
-TEST(Synthetic, SameValuesForAnyThreadCount) {
-#if defined(_OPENMP)
-  const int saved = omp_get_max_threads();
-  const int64_t heads = 2, len = 300, d = 128, rows = 2 * heads * len;  // large enough to thread
-  for (Distribution dist : kAll) {
-    omp_set_num_threads(1);
-    const std::vector<float> one = gen(dist, 11, Tensor::K, heads, len, d, 5, rows - 3);
-    for (int threads : {2, 3, 5}) {
-      omp_set_num_threads(threads);
-      EXPECT_TRUE(bitwise_equal(one, gen(dist, 11, Tensor::K, heads, len, d, 5, rows - 3)))
-          << threads << " threads, distribution " << static_cast<int>(dist);
-    }
-  }
-  omp_set_num_threads(saved);
-#else
-  GTEST_SKIP() << "built without OpenMP";
-#endif
 }
 
 TEST(Synthetic, RepeatableAndPinned) {

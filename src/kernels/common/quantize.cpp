@@ -159,7 +159,7 @@ void quantize_v_with_absmax(const float* v, int64_t n, int d, const float* amax,
   std::vector<float> inv(static_cast<std::size_t>(d));
   std::vector<int> tiny;  // channels with amax < 127 / FLT_MAX, whose inverse overflows float
   for (int c = 0; c < d; ++c) {
-    scale[c] = amax[c] / 127.0f;
+    if (scale) scale[c] = amax[c] / 127.0f;
     inv[c] = amax[c] > 0.0f ? 127.0f / amax[c] : 0.0f;
     if (std::isinf(inv[c])) {
       tiny.push_back(c);

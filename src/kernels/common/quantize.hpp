@@ -51,7 +51,8 @@ void v_to_bf16(const float* v, std::size_t count, uint16_t* out);
 // V for the int8 P.V: per-channel symmetric scales over keys [0, n).
 void quantize_v_per_channel(const float* v, int64_t n, int d, int8_t* v8, float* scale);
 // The two halves of it, for keys spread over ranks: amax[c] = max(amax[c], |V[j][c]|) over keys
-// [0, n); then keys [0, n) quantised with the channel maxima amax of the whole sequence.
+// [0, n); then keys [0, n) quantised with the channel maxima amax of the whole sequence (scale:
+// the channels' scales, or null when the caller has them already).
 void v_channel_absmax(const float* v, int64_t n, int d, float* amax);
 void quantize_v_with_absmax(const float* v, int64_t n, int d, const float* amax, int8_t* v8,
                             float* scale);
