@@ -42,6 +42,11 @@ if(TARGET miniattn_app)
   set_target_properties(miniattn_app PROPERTIES EXPORT_NAME app)
   install(TARGETS miniattn_app EXPORT miniattnAppTargets COMPONENT app
           ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  if(TARGET miniattn_kokkos)  # the kokkos backend, which the app links (needs Kokkos)
+    set_target_properties(miniattn_kokkos PROPERTIES EXPORT_NAME kokkos)
+    install(TARGETS miniattn_kokkos EXPORT miniattnAppTargets COMPONENT app
+            ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  endif()
   install(TARGETS miniattn RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT app)
   foreach(_tool miniattn-gen miniattn-verify)
     if(TARGET ${_tool})

@@ -7,6 +7,9 @@
 #if MINIATTN_HAVE_KOKKOS
 #include <Kokkos_Core.hpp>
 #endif
+#if MINIATTN_HAVE_KOKKOS_BACKEND
+#include "kernels/kokkos/kokkos_backend.hpp"
+#endif
 
 #include <cstring>
 #include <vector>
@@ -35,6 +38,9 @@ int main(int argc, char** argv) {
     args.push_back(nullptr);
 #if MINIATTN_HAVE_KOKKOS
     Kokkos::ScopeGuard kokkos(nargs, args.data());
+#endif
+#if MINIATTN_HAVE_KOKKOS_BACKEND
+    miniattn::register_kokkos_backend();
 #endif
     code = miniattn::run_app(nargs, args.data());
   }
