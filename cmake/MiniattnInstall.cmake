@@ -5,6 +5,7 @@
 #                   no MPI, HDF5 or Kokkos. Component "core", always installed.
 #   miniattn::app   the deck, MPI collectives, HDF5 I/O, the driver and the report. Component
 #                   "app", installed when MINIATTN_BUILD_APP is on.
+#   miniattn::kokkos the kokkos backend (needs Kokkos), which the app links; component "app".
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 set(MINIATTN_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/miniattn" CACHE STRING

@@ -2,7 +2,8 @@
 # ranks of two threads verifies (its executor: one TeamPolicy kernel per rank on Kokkos' OpenMP
 # space); O and LSE are bitwise those of one rank of one thread, and of the determinism deck run
 # the same way; ring mode (attend() from the ring executor's threads) verifies with int8 P.V,
-# two_pass and the fast exp2; a thread count Kokkos was not started with is refused.
+# two_pass and the fast exp2; a rank with no work item takes part; a thread count Kokkos was not
+# started with is refused.
 # Included by CMakeLists.txt here (it uses miniattn_add_mpi_test).
 if(NOT TARGET miniattn_kokkos)
   return()
@@ -31,9 +32,13 @@ miniattn_add_mpi_test(mpi_kokkos_ring_np2_t2 NP 2 THREADS 2
   COMMAND $<TARGET_FILE:miniattn> ${PROJECT_SOURCE_DIR}/inputs/small.toml ${_kk} --set run.kv_mode=\"ring\"
           --set run.pv_precision=\"int8\" --set run.variant=\"two_pass\" --set run.exp2=\"fast\"
           --set verify.min_cosine=0.999 --set output.file=\"kokkos_ring.h5\")
+miniattn_add_mpi_test(mpi_kokkos_idle_rank_np3 NP 3 THREADS 1
+  COMMAND $<TARGET_FILE:miniattn> ${PROJECT_SOURCE_DIR}/inputs/small.toml ${_kk} --set problem.heads=1
+          --set problem.kv_heads=1 --set problem.seq_len=100 --set problem.kv_len=70
+          --set output.file=\"kokkos_idle_rank.h5\")
 miniattn_add_mpi_test(mpi_bad_input_kokkos_threads
   COMMAND ${MINIATTN_PYTHON} ${_here}/expect_failure.py --code 2
-          "--message=backend 'kokkos' runs on Kokkos' host threads, 1 \\(OpenMP, fixed when Kokkos started\\), but the run asks for 2"
+          "--message=backend 'kokkos' runs on Kokkos' host threads, 1 \\([A-Za-z]+, fixed when Kokkos started\\), but the run asks for 2"
           --no-file kokkos_threads.h5
           -- env OMP_NUM_THREADS=1 ${_run} 1 ${MINIATTN_MPI_FLAGS} $<TARGET_FILE:miniattn>
              ${PROJECT_SOURCE_DIR}/inputs/small.toml ${_kk} --set run.threads=2

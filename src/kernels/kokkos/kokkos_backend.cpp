@@ -145,6 +145,7 @@ struct Launch {
   template <PvPrecision PV, Exp2Kind E>
   void operator()() const {
     using F = AttendFunctor<PV, E>;
+    if (items.extent(0) == 0) return;  // a rank with no work items (more ranks than items)
     Policy policy = make_policy(static_cast<int64_t>(items.extent(0)));
     policy.set_scratch_size(level, Kokkos::PerTeam(static_cast<int>(F::Scratch::shmem_size(layout.total))));
     Kokkos::parallel_for("miniattn::kokkos::attend", policy, F{g, op, items, layout, level, br});
@@ -175,6 +176,8 @@ class KokkosExecutor final : public RankExecutor {
   using Mat = Kokkos::View<T**, Kokkos::LayoutRight, Mem>;
   template <class T>
   using Vec = Kokkos::View<T*, Kokkos::LayoutRight, Mem>;
+  template <class T>
+  using HostView = Kokkos::View<T, Kokkos::LayoutRight, Kokkos::HostSpace>;
 
   KokkosExecutor(const AttnParams& p, const Decomposition& dec, const RankSlice& slice)
       : p_(p), slice_(slice), layout_(layout_of(p)) {
@@ -201,20 +204,20 @@ class KokkosExecutor final : public RankExecutor {
     fexpa_ = Vec<uint32_t>("miniattn::kokkos::fexpa", 64);
     Kokkos::deep_copy(fexpa_, host_fexpa());
 
-    h_q8_ = Kokkos::create_mirror_view(q8_);
-    h_q_scale_ = Kokkos::create_mirror_view(q_scale_);
-    h_k8_ = Kokkos::create_mirror_view(k8_);
-    h_k_scale_ = Kokkos::create_mirror_view(k_scale_);
-    h_v_bf16_ = Kokkos::create_mirror_view(v_bf16_);
-    h_v8_ = Kokkos::create_mirror_view(v8_);
-    h_v_scale_ = Kokkos::create_mirror_view(v_scale_);
-    h_m_ = Kokkos::create_mirror_view(m_);
-    h_l_ = Kokkos::create_mirror_view(l_);
-    h_acc_ = Kokkos::create_mirror_view(acc_);
+    h_q8_ = Kokkos::create_mirror_view(Kokkos::HostSpace(), q8_);
+    h_q_scale_ = Kokkos::create_mirror_view(Kokkos::HostSpace(), q_scale_);
+    h_k8_ = Kokkos::create_mirror_view(Kokkos::HostSpace(), k8_);
+    h_k_scale_ = Kokkos::create_mirror_view(Kokkos::HostSpace(), k_scale_);
+    h_v_bf16_ = Kokkos::create_mirror_view(Kokkos::HostSpace(), v_bf16_);
+    h_v8_ = Kokkos::create_mirror_view(Kokkos::HostSpace(), v8_);
+    h_v_scale_ = Kokkos::create_mirror_view(Kokkos::HostSpace(), v_scale_);
+    h_m_ = Kokkos::create_mirror_view(Kokkos::HostSpace(), m_);
+    h_l_ = Kokkos::create_mirror_view(Kokkos::HostSpace(), l_);
+    h_acc_ = Kokkos::create_mirror_view(Kokkos::HostSpace(), acc_);
 
     // Work items in the decomposition's order: the heads that share a KV head are adjacent.
     items_ = Kokkos::View<kk::Item*, Mem>("miniattn::kokkos::items", nitems);
-    h_items_ = Kokkos::create_mirror_view(items_);
+    h_items_ = Kokkos::create_mirror_view(Kokkos::HostSpace(), items_);
     for (int64_t i = 0; i < nitems; ++i) {
       const WorkItem w = dec.item(slice.items.begin + i);
       kk::Item& it = h_items_(i);
@@ -353,11 +356,12 @@ class KokkosExecutor final : public RankExecutor {
   Kokkos::View<float**, Kokkos::HostSpace> k_mean_;
   Kokkos::View<float*, Kokkos::HostSpace> lse_shift_;
 
-  Mat<int8_t>::HostMirror h_q8_, h_k8_, h_v8_;
-  Vec<float>::HostMirror h_q_scale_, h_k_scale_, h_m_, h_l_;
-  Mat<float>::HostMirror h_v_scale_, h_acc_;
-  Mat<uint16_t>::HostMirror h_v_bf16_;
-  Kokkos::View<kk::Item*, Mem>::HostMirror h_items_;
+  // Host copies: the same arrays as the above when Mem is host memory.
+  HostView<int8_t**> h_q8_, h_k8_, h_v8_;
+  HostView<float*> h_q_scale_, h_k_scale_, h_m_, h_l_;
+  HostView<float**> h_v_scale_, h_acc_;
+  HostView<uint16_t**> h_v_bf16_;
+  HostView<kk::Item*> h_items_;
 
   kk::Operands<Mem> op_;
 };
@@ -407,7 +411,7 @@ class KokkosBackend final : public Backend {
     f.d = p.d;
     const int lanes = kOnHost ? 1 : kDeviceVectorLength;
     Kokkos::parallel_for("miniattn::kokkos::qk_scores", Kokkos::TeamPolicy<Exec>(1, Kokkos::AUTO, lanes), f);
-    const auto hs = Kokkos::create_mirror_view(f.s);
+    const auto hs = Kokkos::create_mirror_view(Kokkos::HostSpace(), f.s);
     Kokkos::deep_copy(hs, f.s);
     for (int r = 0; r < q.rows; ++r)
       for (int64_t c = 0; c < n; ++c) s[r * lds + c] = hs(r, c);
