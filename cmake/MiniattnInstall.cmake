@@ -47,6 +47,7 @@ if(TARGET miniattn_app)
     set_target_properties(miniattn_kokkos PROPERTIES EXPORT_NAME kokkos)
     install(TARGETS miniattn_kokkos EXPORT miniattnAppTargets COMPONENT app
             ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+    install(FILES src/kernels/kokkos/kokkos_backend.hpp DESTINATION ${_internal}/kernels/kokkos COMPONENT app)
   endif()
   install(TARGETS miniattn RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT app)
   foreach(_tool miniattn-gen miniattn-verify)
