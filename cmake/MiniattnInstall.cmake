@@ -6,6 +6,7 @@
 #   miniattn::app   the deck, MPI collectives, HDF5 I/O, the driver and the report, over
 #                   miniattn::exec (the CPU executor on Kokkos). Component "app", installed when
 #                   MINIATTN_BUILD_APP is on.
+#   miniattn::kokkos the kokkos backend (needs Kokkos), which the app links; component "app".
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 set(MINIATTN_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/miniattn" CACHE STRING
@@ -44,6 +45,12 @@ if(TARGET miniattn_app)
   set_target_properties(miniattn_exec PROPERTIES EXPORT_NAME exec)
   install(TARGETS miniattn_app miniattn_exec EXPORT miniattnAppTargets COMPONENT app
           ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  if(TARGET miniattn_kokkos)  # the kokkos backend, which the app links (needs Kokkos)
+    set_target_properties(miniattn_kokkos PROPERTIES EXPORT_NAME kokkos)
+    install(TARGETS miniattn_kokkos EXPORT miniattnAppTargets COMPONENT app
+            ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+    install(FILES src/kernels/kokkos/kokkos_backend.hpp DESTINATION ${_internal}/kernels/kokkos COMPONENT app)
+  endif()
   install(TARGETS miniattn RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT app)
   foreach(_tool miniattn-gen miniattn-verify)
     if(TARGET ${_tool})

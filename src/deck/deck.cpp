@@ -302,7 +302,7 @@ std::vector<Field> build_schema() {
 
       // Whether a backend was compiled in is the registry's question, not the deck's.
       field(run, "backend", &R::backend,
-            one_of({"auto", "reference", "portable", "avx512", "avx2", "sve", "cuda"})),
+            one_of({"auto", "reference", "portable", "kokkos", "avx512", "avx2", "sve", "cuda"})),
       choice(run, "variant", &R::variant, named({"fused", "two_pass", "unfused"}, parse_variant)),
       choice(run, "pv_precision", &R::pv_precision,
              named({"fp32", "bf16", "int8"}, parse_pv_precision)),

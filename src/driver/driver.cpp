@@ -18,6 +18,10 @@
 #include "miniattn/registry.hpp"
 #include "miniattn/timers.hpp"
 
+#if MINIATTN_HAVE_KOKKOS_BACKEND
+#include "kernels/kokkos/kokkos_backend.hpp"
+#endif
+
 namespace miniattn {
 namespace {
 
@@ -99,6 +103,9 @@ int run_command(const CommandLine& c, const Comm& comm) {
 int run_app(int argc, char** argv) {
   const Comm comm = Comm::world();
   use_kokkos_regions();
+#if MINIATTN_HAVE_KOKKOS_BACKEND
+  register_kokkos_backend();  // usable once Kokkos runs (the registry asks)
+#endif
   CLI::App app{"miniattn: multi-head attention mini-app (INT8 GEMMs, exp2 softmax, fused kernels)",
                "miniattn"};
   CommandLine c;
@@ -132,6 +139,8 @@ int run_app(int argc, char** argv) {
     return 0;
   }
   if (c.list_backends) {
+    // Kokkos running, so that the kokkos backend can say what it runs on.
+    const KokkosSession kokkos(comm, requested_threads(0), c.kokkos_args, c.verbose);
     if (comm.root()) print_backends();
     return 0;
   }

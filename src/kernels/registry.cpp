@@ -1,6 +1,8 @@
 // The one file that names every backend. A new backend is a folder under src/kernels/, an
 // object library in src/CMakeLists.txt defining MINIATTN_HAVE_<NAME>, and one entry here (and
-// one in studies.cpp if it has peak loops or kernel studies).
+// one in studies.cpp if it has peak loops or kernel studies). The kokkos backend, which needs
+// Kokkos, is linked outside miniattn_core and handed over at run time (registry.hpp:
+// ExternalBackend).
 #include "miniattn/registry.hpp"
 
 #include <algorithm>
@@ -87,8 +89,22 @@ constexpr bool kSveBuilt = false;
 std::unique_ptr<Backend> make_sve_backend() { return nullptr; }  // never called: not compiled
 #endif
 
-const std::vector<Entry>& entries() {
-  static const std::vector<Entry> list = {
+ExternalBackend& kokkos_backend() {
+  static ExternalBackend b;
+  return b;
+}
+
+std::string kokkos_unsupported() {
+  const ExternalBackend& b = kokkos_backend();
+  return b.unsupported ? b.unsupported() : std::string();
+}
+
+std::unique_ptr<Backend> make_external_kokkos_backend() { return kokkos_backend().make(); }
+
+// Rebuilt at every call: the kokkos entry changes when the program hands the backend over.
+std::vector<Entry> entries() {
+  const ExternalBackend& kk = kokkos_backend();
+  return {
       {"cuda", "-DMINIATTN_ENABLE_CUDA=ON", 50, kCudaBuilt, cuda_unsupported, make_cuda_backend,
        "NVIDIA sm_80+: int8 mma.sync Q.K^T, ex2 softmax, bf16/int8 mma P.V, one GPU per rank"},
       {"avx512", "-DMINIATTN_ENABLE_AVX512=ON (x86-64 builds)", 40, kAvx512Built, avx512_unsupported,
@@ -100,50 +116,52 @@ const std::vector<Entry>& entries() {
        [] { return make_avx2_backend(); },
        "AVX2 + FMA: int16 vpmaddwd Q.K^T (AVX-VNNI vpdpbusd where present), 8-row exp2, fp32 FMA / "
        "emulated bf16 / int16 vpmaddwd (vpdpwssd) P.V"},
+      // Priority from the backend: above the CPU backends when Kokkos runs on a device, else 5.
+      {"kokkos", "-DMINIATTN_ENABLE_KOKKOS=ON (app builds: the app and the kernel tests link it)", kk.priority,
+       kk.make != nullptr, kokkos_unsupported, make_external_kokkos_backend, kk.detail.c_str()},
       {"portable", "(always built)", 10, true, always_supported, make_portable_backend,
        "plain C++ int8 pipeline, no ISA flags"},
       {"reference", "(always built)", 0, true, always_supported, make_reference_backend,
        "float64, no quantisation: the ground truth"},
   };
-  return list;
 }
 
-std::vector<const Entry*> by_priority() {
-  std::vector<const Entry*> v;
-  for (const auto& e : entries()) v.push_back(&e);
-  std::stable_sort(v.begin(), v.end(),
-                   [](const Entry* a, const Entry* b) { return a->priority > b->priority; });
+std::vector<Entry> by_priority() {
+  std::vector<Entry> v = entries();
+  std::stable_sort(v.begin(), v.end(), [](const Entry& a, const Entry& b) { return a.priority > b.priority; });
   return v;
 }
 
 }  // namespace
 
+void set_kokkos_backend(const ExternalBackend& b) { kokkos_backend() = b; }
+
 std::vector<BackendInfo> backend_infos() {
   std::vector<BackendInfo> out;
-  for (const Entry* e : by_priority()) {
+  for (const Entry& e : by_priority()) {
     BackendInfo i;
-    i.name = e->name;
-    i.compiled = e->compiled;
-    i.priority = e->priority;
-    i.enable = e->enable;
-    const std::string why = e->compiled ? e->unsupported() : std::string();
-    i.supported = e->compiled && why.empty();
-    i.detail = !e->compiled ? std::string("not built") : (why.empty() ? std::string(e->detail) : why);
+    i.name = e.name;
+    i.compiled = e.compiled;
+    i.priority = e.priority;
+    i.enable = e.enable;
+    const std::string why = e.compiled ? e.unsupported() : std::string();
+    i.supported = e.compiled && why.empty();
+    i.detail = !e.compiled ? std::string("not built") : (why.empty() ? std::string(e.detail) : why);
     out.push_back(i);
   }
   return out;
 }
 
 std::string auto_backend_name() {
-  for (const Entry* e : by_priority())
-    if (e->priority > 0 && e->compiled && e->unsupported().empty()) return e->name;
+  for (const Entry& e : by_priority())
+    if (e.priority > 0 && e.compiled && e.unsupported().empty()) return e.name;
   return "portable";
 }
 
 std::unique_ptr<Backend> create_backend(std::string_view name) {
   const std::string want = name == "auto" ? auto_backend_name() : std::string(name);
   std::string known;
-  for (const auto& e : entries()) {
+  for (const Entry& e : entries()) {
     known += known.empty() ? "" : ", ";
     known += e.name;
     if (want != e.name) continue;

@@ -16,6 +16,9 @@ struct BackendParam {
   std::string name;
   // Extra tile shapes to try besides the backend's default (used where check() accepts them).
   std::vector<TileShape> odd_tiles;
+  // Variants the backend does not offer: its check() must refuse them, naming the variant, and
+  // the shared bodies leave them out. Empty for a backend that runs every variant.
+  std::vector<Variant> rejected_variants = {};
 };
 
 inline std::ostream& operator<<(std::ostream& os, const BackendParam& p) { return os << p.name; }
@@ -24,6 +27,7 @@ class BackendKernel : public ::testing::TestWithParam<BackendParam> {
  protected:
   void SetUp() override;
   std::vector<TileShape> tiles(const ProblemShape& s, PvPrecision pv) const;
+  bool offers(Variant v) const;
   Problem problem(const ProblemShape& s, Variant v, PvPrecision pv, Exp2Kind e, QkScales qs,
                   bool smooth, TileShape t, Distribution dist = Distribution::Normal) const;
 

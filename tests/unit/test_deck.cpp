@@ -72,7 +72,7 @@ seed = 42
 distribution = "normal" # normal | outliers (FA3's N(0,1)+N(0,100)*Bernoulli(0.001)) | k_bias
 
 [run]
-backend = "auto"        # auto | reference | portable | avx512 | avx2 | sve | cuda
+backend = "auto"        # auto | reference | portable | kokkos | avx512 | avx2 | sve | cuda
 variant = "fused"       # fused | two_pass | unfused
 pv_precision = "fp32"   # fp32 | bf16 | int8
 exp2 = "accurate"       # accurate | fast | fixed
@@ -204,7 +204,7 @@ TEST(Deck, EveryEnumNameParses) {
     EXPECT_EQ(to_string(run_deck("qk_scales", v).run.qk_scales), v);
   for (const char* v : {"replicated", "ring"})
     EXPECT_EQ(to_string(run_deck("kv_mode", v).run.kv_mode), v);
-  for (const char* v : {"auto", "reference", "portable", "avx512", "avx2", "sve", "cuda"})
+  for (const char* v : {"auto", "reference", "portable", "kokkos", "avx512", "avx2", "sve", "cuda"})
     EXPECT_EQ(run_deck("backend", v).run.backend, v);
   for (const char* v : {"normal", "outliers", "k_bias"})
     EXPECT_EQ(to_string(parse_deck(kMinimalDeck, "x", {std::string("input.distribution=") + v})
@@ -535,7 +535,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "[run]\nbackend = \"gpu\"\n",
                 {},
                 {"deck.toml:5: [run] backend = \"gpu\": expected one of \"auto\", \"reference\", "
-                 "\"portable\", \"avx512\", \"avx2\", \"sve\", \"cuda\""}},
+                 "\"portable\", \"kokkos\", \"avx512\", \"avx2\", \"sve\", \"cuda\""}},
         BadDeck{"bad_distribution",
                 "[input]\ndistribution = \"uniform\"\n",
                 {},
