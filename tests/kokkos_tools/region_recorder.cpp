@@ -1,6 +1,7 @@
 // A minimal Kokkos Tools library (the C interface that space-time-stack and kernel-timer also
 // implement): it records every profiling region a process pushes and pops, with its nesting
-// depth, and writes them at finalisation to $MINIATTN_REGION_LOG.<rank>. The test loads it
+// depth, and every parallel_for / parallel_reduce kernel it launches, by name, with the depth of
+// regions it runs in, and writes them at finalisation to $MINIATTN_REGION_LOG.<rank>. The test loads it
 // into miniattn through KOKKOS_TOOLS_LIBS (Kokkos >= 3.5 / 4.x) and KOKKOS_PROFILE_LIBRARY
 // (Kokkos 3.x), exactly as a user loads the real tools.
 #include <cstdint>
@@ -32,6 +33,19 @@ extern "C" void kokkosp_pop_profile_region() {
   --g_depth;
   g_events.push_back("pop " + std::to_string(g_depth));
 }
+
+// Kernels: "kernel <depth> <for|reduce> <name>" at their start. Launched from the main thread
+// only (nested launches are not used), so no lock.
+extern "C" void kokkosp_begin_parallel_for(const char* name, const uint32_t, uint64_t* id) {
+  g_events.push_back("kernel " + std::to_string(g_depth) + " for " + name);
+  *id = g_events.size();
+}
+extern "C" void kokkosp_end_parallel_for(const uint64_t) {}
+extern "C" void kokkosp_begin_parallel_reduce(const char* name, const uint32_t, uint64_t* id) {
+  g_events.push_back("kernel " + std::to_string(g_depth) + " reduce " + name);
+  *id = g_events.size();
+}
+extern "C" void kokkosp_end_parallel_reduce(const uint64_t) {}
 
 extern "C" void kokkosp_finalize_library() {
   const char* base = std::getenv("MINIATTN_REGION_LOG");
