@@ -9,6 +9,8 @@ jobs=$(nproc 2>/dev/null || echo 2)
 if [ -x /usr/lib/llvm-14/bin/llvm-symbolizer ]; then
   export ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer
 fi
+# Kokkos built by clang as well (its OpenMP is libomp; a g++-built one would bring libgomp).
+CXX=clang++ ./scripts/setup_kokkos.sh "$PWD/.deps/kokkos-clang"
 cmake --preset debug-asan >/dev/null
 cmake --build --preset debug-asan -j"$jobs" \
   --target miniattn_kernel_tests miniattn_app_tests miniattn_io_tests miniattn

@@ -14,6 +14,8 @@ if [ -x /usr/lib/llvm-14/bin/llvm-symbolizer ]; then
 fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
+# Kokkos built by clang as well (its OpenMP is libomp; a g++-built one would bring libgomp).
+CXX=clang++ ./scripts/setup_kokkos.sh "$PWD/.deps/kokkos-clang"
 cmake --preset debug-asan >/dev/null
 cmake --build --preset debug-asan -j"$jobs" --target "${targets[@]/#/fuzz_}"
 ctest --test-dir build-asan -L fuzz --output-on-failure

@@ -18,7 +18,7 @@ sysroot=/usr/aarch64-linux-gnu
 
 cmake -S . -B "$build" -DCMAKE_TOOLCHAIN_FILE=scripts/toolchains/aarch64-linux-gnu.cmake \
   -DCMAKE_BUILD_TYPE=Release -DMINIATTN_BUILD_APP=OFF -DMINIATTN_WARNINGS_AS_ERRORS=ON >/dev/null
-cmake --build "$build" -j"$jobs" --target miniattn_kernel_tests miniattn-bench
+cmake --build "$build" -j"$jobs" --target miniattn_kernel_tests miniattn_kernel_digest
 tests="$build/bin/miniattn_kernel_tests"
 
 echo "--- SVE instructions only in the sve backend"

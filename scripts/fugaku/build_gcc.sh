@@ -2,9 +2,12 @@
 # Builds miniattn with GCC (>= 10, for -mcpu=a64fx) on an A64FX Linux node, e.g. a Fugaku
 # compute node in an interactive job. See docs/a64fx.md.
 #   scripts/fugaku/build_gcc.sh [BUILD_DIR] [extra CMake arguments]
-#   scripts/fugaku/build_gcc.sh build-a64fx-gcc -DMINIATTN_BUILD_APP=OFF   # kernels, tests, bench
-# The full app needs MPI, parallel HDF5, Kokkos (or -DMINIATTN_ENABLE_KOKKOS=OFF), toml++,
-# CLI11, nlohmann-json and fmt; the kernel library, its tests and miniattn-bench need none.
+#   scripts/fugaku/build_gcc.sh build-a64fx-gcc -DMINIATTN_BUILD_APP=OFF   # kernels, tests
+#   scripts/fugaku/build_gcc.sh build-a64fx-gcc -DMINIATTN_BUILD_APP=OFF -DKokkos_ROOT=$KOKKOS
+#                                                                           # + miniattn-bench
+# The full app needs MPI, parallel HDF5, Kokkos with OpenMP (spack install kokkos+openmp),
+# toml++, CLI11, nlohmann-json and fmt; miniattn-bench needs Kokkos; the kernel library and its
+# tests need none.
 # A64FX has no BF16: the bfdot kernels are built without it and never called.
 # Not run by the project (no A64FX access): report what breaks.
 set -euo pipefail
