@@ -155,6 +155,25 @@ float row_probs_int8(const Work& w, int r, int64_t j0, int nc, float m) {
   return sum;
 }
 
+// out[x] += sum over c in [c0, c1) of term(c, x), x < d, each x summed in c order. Blocks of
+// kChunk channels stay in registers over the keys: one load and store of out per block, not per
+// key (a loop over x inside the key loop reloads and stores the row for every key, and is bound
+// by that store traffic).
+template <class T, class Term>
+inline void accumulate_keys(T* out, int d, int c0, int c1, const Term& term) {
+  constexpr int kChunk = 32;
+  int x0 = 0;
+  for (; x0 + kChunk <= d; x0 += kChunk) {
+    T acc[kChunk];
+    for (int x = 0; x < kChunk; ++x) acc[x] = out[x0 + x];
+    for (int c = c0; c < c1; ++c)
+      for (int x = 0; x < kChunk; ++x) acc[x] += term(c, x0 + x);
+    for (int x = 0; x < kChunk; ++x) out[x0 + x] = acc[x];
+  }
+  for (int c = c0; c < c1; ++c)
+    for (int x = x0; x < d; ++x) out[x] += term(c, x);
+}
+
 // The microkernel set of the shared schedule (kernels/common/schedule.hpp).
 struct Kernels : schedule::RowMajorKernels<Work, kBlockRows> {
   // S of keys [j0, j0 + nc), then each row's visible keys, t = float(S) * k_scale over them and
@@ -206,28 +225,22 @@ struct Kernels : schedule::RowMajorKernels<Work, kBlockRows> {
       float* ar = w.o + static_cast<int64_t>(r) * d;
       if constexpr (PV == PvPrecision::Fp32) {
         const float* pr = w.p + r * w.lds;
-        for (int c = 0; c < vis; ++c) {
-          const float* vr = kv.v + (jrel + c) * d;
-          const float pc = pr[c];
-          for (int x = 0; x < d; ++x) ar[x] += pc * vr[x];
-        }
+        const float* v = kv.v + jrel * d;
+        accumulate_keys(ar, d, 0, vis, [&](int c, int x) { return pr[c] * v[c * d + x]; });
       } else if constexpr (PV == PvPrecision::Bf16) {
         const float* pr = w.p + r * w.lds;
-        for (int c = 0; c < vis; ++c) {
-          const uint16_t* vr = kv.v_bf16 + (jrel + c) * d;
-          const float pc = pr[c];
-          for (int x = 0; x < d; ++x) ar[x] += pc * quant::bf16_to_float(vr[x]);
-        }
+        const uint16_t* v = kv.v_bf16 + jrel * d;
+        accumulate_keys(ar, d, 0, vis,
+                        [&](int c, int x) { return pr[c] * quant::bf16_to_float(v[c * d + x]); });
       } else {
         const uint8_t* pr = w.p8 + r * w.lds;
         int32_t* ai = w.acc_i + static_cast<int64_t>(r) * d;
+        const int8_t* v = kv.v8 + jrel * d;
         tile::for_each_p_block(j0, vis, [&](int c0, int c1, int b) {
           std::fill(ai, ai + d, 0);
-          for (int c = c0; c < c1; ++c) {
-            const int8_t* vr = kv.v8 + (jrel + c) * d;
-            const int32_t pc = pr[c];
-            for (int x = 0; x < d; ++x) ai[x] += pc * static_cast<int32_t>(vr[x]);
-          }
+          accumulate_keys(ai, d, c0, c1, [&](int c, int x) {
+            return static_cast<int32_t>(pr[c]) * static_cast<int32_t>(v[c * d + x]);
+          });
           const float beta = w.beta[static_cast<int64_t>(r) * w.nb + b];
           for (int x = 0; x < d; ++x) ar[x] += static_cast<float>(ai[x]) * (beta * kv.v_scale[x]);
         });
