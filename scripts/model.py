@@ -6,8 +6,14 @@ ring's messages over a network model. docs/MODEL.md explains the equations.
       per-thread costs of this machine from one run's JSON report (best: 1 rank)
   model.py predict --machine machine.json --network NET --ranks P --threads T \\
       --problem B,H,HKV,L,D[,causal] [--kv-mode ring --ring-size R]
-  model.py validate --machine machine.json [--max-error 0.15] REPORT.json...
-      predicted vs measured kernel and total time of each report; exit 1 beyond max-error
+  model.py predict --report R.json [--machine machine.json] [--network NET]
+      the kernel time of the run R.json describes (its problem, ranks, threads, kv_mode), from
+      the kernel rates of machine.json (default: of R.json itself) and the link R.json measured
+      (ring.link_latency_s, ring.link_bandwidth_Bps; where absent, the NET preset, said so);
+      the last line is `predicted_seconds X`
+  model.py validate [--machine machine.json] [--network NET] [--max-error 0.15] REPORT.json...
+      predicted vs measured kernel and total time of each report (rates and link as predict
+      --report); exit 1 beyond max-error
   model.py project --machine machine.json --network tofu-d|ib-hdr [--csv F] [--png F]
       canonical problems (L = 128k and 1M, D = 128, H = 32, causal) from 1 to 1024 ranks,
       replicated and ring mode
@@ -275,6 +281,45 @@ def predict(m, net, pb, ranks, threads, kv_mode="replicated", ring_size=0, input
     return res
 
 
+def ring_field(r, name, stat):
+    """A per-rank figure of the report's ring section ({min, avg, max}, or a plain number);
+    None when the report does not have it."""
+    v = (r.get("ring") or {}).get(name)
+    if isinstance(v, dict):
+        v = v.get(stat)
+    return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
+
+
+def report_network(r, fallback):
+    """The network a report's run had: its measured link where the report has one (latency: the
+    ranks' mean; bandwidth: the slowest rank's, which paces the ring), else the fallback preset.
+    A measured link is a network between hosts: the transfer overlaps the compute (the ring
+    drives it between tiles) instead of taking a thread as a shared-memory copy does. Returns
+    (network, description)."""
+    lat = ring_field(r, "link_latency_s", "avg")
+    bw = ring_field(r, "link_bandwidth_Bps", "min")
+    if lat is not None and bw is not None and bw > 0:
+        net = dict(fallback, title="the report's measured link", latency=lat, link=bw, intra=bw,
+                   cpu_copy=False, cores_per_node=None)
+        return net, f"measured: latency {lat * 1e6:.1f} us, bandwidth {bw * 8e-9:.3f} Gbit/s"
+    bw_text = f"{(fallback['link'] or fallback['intra']) * 8e-9:.1f} Gbit/s"
+    return fallback, (f"assumed (the report has no ring.link_latency_s/link_bandwidth_Bps): "
+                      f"{fallback['title']}, latency {fallback['latency'] * 1e6:.1f} us, {bw_text}"
+                      + (", a CPU copy" if fallback["cpu_copy"] else ""))
+
+
+def predict_report(r, m, fallback, cores):
+    """Prediction of the run a report describes: (prediction, machine used, link description)."""
+    if m is None:  # the report's own kernel rates
+        m = calibrate(r, cores)
+    net, link = report_network(r, fallback)
+    if r["kv_mode"] != "ring":
+        link = "not used (replicated mode: no transfers in the kernel)"
+    pb = Problem.from_report(r)
+    p = predict(m, net, pb, r["ranks"], r["threads_per_rank"], **report_config(r))
+    return p, m, link
+
+
 def report_config(r):
     ring = r.get("ring") or {}
     return dict(kv_mode=r["kv_mode"],
@@ -307,25 +352,29 @@ def cmd_calibrate(a):
 
 
 def cmd_validate(a):
-    m = json.load(open(a.machine))
-    net = NETWORKS["shm"]
+    m = json.load(open(a.machine)) if a.machine else None
+    net = NETWORKS[a.network]
     worst = 0.0
-    print(f"{'report':<34}{'ranks':>6}{'thr':>4} {'mode':<11}{'kernel meas':>12}{'model':>9}"
-          f"{'err':>7}{'total meas':>12}{'model':>9}{'err':>7}")
+    print(f"kernel rates: {'from ' + a.machine if m else 'each report its own'}; link: each "
+          f"report's measured one, else {a.network} (assumed)")
+    print(f"{'report':<34}{'ranks':>6}{'thr':>4} {'mode':<11}{'link':<9}{'kernel meas':>12}"
+          f"{'model':>9}{'err':>7}{'total meas':>12}{'model':>9}{'err':>7}")
     rows = []
     for path in a.reports:
         r = load_report(path)
-        pb = Problem.from_report(r)
-        p = predict(m, net, pb, r["ranks"], r["threads_per_rank"], **report_config(r))
+        p, _, link = predict_report(r, m, net, a.cores)
         km, tm = r["kernel"]["seconds_median"], r["phases"]["total"]["max"]
         ke, te = p["kernel"] / km - 1, p["total"] / tm - 1
         worst = max(worst, abs(ke), abs(te))
+        link_kind = ("-" if r["kv_mode"] != "ring" else
+                     "measured" if link.startswith("measured") else "assumed")
         rows.append(dict(report=os.path.basename(path), ranks=r["ranks"],
-                         threads=r["threads_per_rank"], kv_mode=r["kv_mode"], kernel_measured=km,
-                         kernel_model=p["kernel"], kernel_error=ke, total_measured=tm,
-                         total_model=p["total"], total_error=te))
+                         threads=r["threads_per_rank"], kv_mode=r["kv_mode"], link=link_kind,
+                         kernel_measured=km, kernel_model=p["kernel"], kernel_error=ke,
+                         comm_model=p["comm"], total_measured=tm, total_model=p["total"],
+                         total_error=te))
         print(f"{os.path.basename(path)[:33]:<34}{r['ranks']:>6}{r['threads_per_rank']:>4} "
-              f"{r['kv_mode']:<11}{km:>12.4f}{p['kernel']:>9.4f}{100 * ke:>6.1f}%"
+              f"{r['kv_mode']:<11}{link_kind:<9}{km:>12.4f}{p['kernel']:>9.4f}{100 * ke:>6.1f}%"
               f"{tm:>12.3f}{p['total']:>9.3f}{100 * te:>6.1f}%")
     if a.csv:
         write_csv(a.csv, rows)
@@ -348,7 +397,32 @@ def parse_problem(text):
     return Problem(b, h, hkv, L, L, d, causal)
 
 
+def cmd_predict_report(a):
+    r = load_report(a.report)
+    m = json.load(open(a.machine)) if a.machine else None
+    p, m, link = predict_report(r, m, NETWORKS[a.network], a.cores)
+    pb = Problem.from_report(r)
+    print(f"run: {a.report}: B={pb.batch} H={pb.heads} Hkv={pb.kv_heads} Lq={pb.lq} Lk={pb.lk} "
+          f"D={pb.d} causal={int(pb.causal)} pv={pb.pv}, {r['ranks']} rank(s) x "
+          f"{r['threads_per_rank']} thread(s), {r['kv_mode']}")
+    print(f"kernel rates: {'from ' + a.machine if a.machine else 'the report its own phases'} "
+          f"({m['backend']}, {m['gops_per_thread']:.1f} GOP/s per thread)")
+    print(f"link: {link}")
+    measured = ring_field(r, "bytes_per_step", "max")
+    if r["kv_mode"] == "ring" and measured is not None:
+        print(f"bytes_per_step {measured:.6g} (report)")
+    for k in ("quantize", "compute", "finalize", "comm", "kernel"):
+        print(f"{k:<10} {p[k]:.6g}")
+    print(f"measured_seconds {r['kernel']['seconds_median']:.9g}")
+    print(f"predicted_seconds {p['kernel']:.9g}")
+    return 0
+
+
 def cmd_predict(a):
+    if a.report:
+        return cmd_predict_report(a)
+    if not a.machine or not a.problem:
+        sys.exit("model.py predict: give --report R.json, or --machine and --problem")
     m = json.load(open(a.machine))
     net = NETWORKS[a.network]
     pb = parse_problem(a.problem)
@@ -458,14 +532,22 @@ def main():
     c.add_argument("--cores", type=int, default=os.cpu_count(), help="cores of the machine it ran on")
     c.add_argument("-o", "--output")
     v = sub.add_parser("validate")
-    v.add_argument("--machine", required=True)
+    v.add_argument("--machine", help="kernel rates (default: each report its own)")
+    v.add_argument("--network", choices=sorted(NETWORKS), default="shm",
+                   help="the link assumed where a report has no measured one (default shm)")
+    v.add_argument("--cores", type=int, default=os.cpu_count(),
+                   help="cores the reports' runs shared (rates from a report)")
     v.add_argument("--max-error", type=float, default=0.15)
     v.add_argument("--csv")
     v.add_argument("reports", nargs="+")
     p = sub.add_parser("predict")
-    p.add_argument("--machine", required=True)
-    p.add_argument("--network", choices=sorted(NETWORKS), default="shm")
-    p.add_argument("--problem", required=True, help="B,H,HKV,L,D[,causal]")
+    p.add_argument("--report", help="predict the run this JSON report describes")
+    p.add_argument("--machine", help="kernel rates (with --report: default the report's own)")
+    p.add_argument("--network", choices=sorted(NETWORKS), default="shm",
+                   help="network (with --report: assumed only where it has no measured link)")
+    p.add_argument("--cores", type=int, default=os.cpu_count(),
+                   help="cores the report's run shared (rates from the report)")
+    p.add_argument("--problem", help="B,H,HKV,L,D[,causal]")
     p.add_argument("--ranks", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--kv-mode", choices=["replicated", "ring"], default="replicated")
