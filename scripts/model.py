@@ -290,29 +290,48 @@ def ring_field(r, name, stat):
     return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
 
 
-def report_network(r, fallback):
+def parse_link(text):
+    """--link LATENCY_S,BANDWIDTH_BPS (e.g. 1e-5,1.19e8 for a 1 Gbit/s TCP link)."""
+    try:
+        lat, bw = (float(x) for x in text.split(","))
+    except ValueError:
+        sys.exit(f"model.py: --link {text}: expected LATENCY_S,BANDWIDTH_BPS, e.g. 1e-5,1.19e8")
+    if not (lat >= 0 and bw > 0):
+        sys.exit(f"model.py: --link {text}: latency must be >= 0 and bandwidth > 0")
+    return lat, bw
+
+
+def link_network(fallback, lat, bw, title):
+    """A network between hosts: transfers overlap the compute (the ring drives them between
+    tiles) instead of taking a thread, as a shared-memory copy does."""
+    return dict(fallback, title=title, latency=lat, link=bw, intra=bw, cpu_copy=False,
+                cores_per_node=None)
+
+
+def report_network(r, fallback, given=None):
     """The network a report's run had: its measured link where the report has one (latency: the
-    ranks' mean; bandwidth: the slowest rank's, which paces the ring), else the fallback preset.
-    A measured link is a network between hosts: the transfer overlaps the compute (the ring
-    drives it between tiles) instead of taking a thread as a shared-memory copy does. Returns
-    (network, description)."""
+    ranks' mean; bandwidth: the slowest rank's, which paces the ring), else the --link given,
+    else the fallback preset. Returns (network, description)."""
     lat = ring_field(r, "link_latency_s", "avg")
     bw = ring_field(r, "link_bandwidth_Bps", "min")
     if lat is not None and bw is not None and bw > 0:
-        net = dict(fallback, title="the report's measured link", latency=lat, link=bw, intra=bw,
-                   cpu_copy=False, cores_per_node=None)
+        net = link_network(fallback, lat, bw, "the report's measured link")
         return net, f"measured: latency {lat * 1e6:.1f} us, bandwidth {bw * 8e-9:.3f} Gbit/s"
+    missing = "assumed (the report has no ring.link_latency_s/link_bandwidth_Bps): "
+    if given:
+        lat, bw = given
+        return (link_network(fallback, lat, bw, "--link"),
+                f"{missing}--link: latency {lat * 1e6:.1f} us, bandwidth {bw * 8e-9:.3f} Gbit/s")
     bw_text = f"{(fallback['link'] or fallback['intra']) * 8e-9:.1f} Gbit/s"
-    return fallback, (f"assumed (the report has no ring.link_latency_s/link_bandwidth_Bps): "
-                      f"{fallback['title']}, latency {fallback['latency'] * 1e6:.1f} us, {bw_text}"
-                      + (", a CPU copy" if fallback["cpu_copy"] else ""))
+    return fallback, (f"{missing}{fallback['title']}, latency {fallback['latency'] * 1e6:.1f} us, "
+                      f"{bw_text}" + (", a CPU copy" if fallback["cpu_copy"] else ""))
 
 
-def predict_report(r, m, fallback, cores):
+def predict_report(r, m, fallback, cores, given_link=None):
     """Prediction of the run a report describes: (prediction, machine used, link description)."""
     if m is None:  # the report's own kernel rates
         m = calibrate(r, cores)
-    net, link = report_network(r, fallback)
+    net, link = report_network(r, fallback, given_link)
     if r["kv_mode"] != "ring":
         link = "not used (replicated mode: no transfers in the kernel)"
     pb = Problem.from_report(r)
@@ -356,13 +375,13 @@ def cmd_validate(a):
     net = NETWORKS[a.network]
     worst = 0.0
     print(f"kernel rates: {'from ' + a.machine if m else 'each report its own'}; link: each "
-          f"report's measured one, else {a.network} (assumed)")
+          f"report's measured one, else {'--link ' + a.link if a.link else a.network} (assumed)")
     print(f"{'report':<34}{'ranks':>6}{'thr':>4} {'mode':<11}{'link':<9}{'kernel meas':>12}"
           f"{'model':>9}{'err':>7}{'total meas':>12}{'model':>9}{'err':>7}")
     rows = []
     for path in a.reports:
         r = load_report(path)
-        p, _, link = predict_report(r, m, net, a.cores)
+        p, _, link = predict_report(r, m, net, a.cores, a.link and parse_link(a.link))
         km, tm = r["kernel"]["seconds_median"], r["phases"]["total"]["max"]
         ke, te = p["kernel"] / km - 1, p["total"] / tm - 1
         worst = max(worst, abs(ke), abs(te))
@@ -400,7 +419,7 @@ def parse_problem(text):
 def cmd_predict_report(a):
     r = load_report(a.report)
     m = json.load(open(a.machine)) if a.machine else None
-    p, m, link = predict_report(r, m, NETWORKS[a.network], a.cores)
+    p, m, link = predict_report(r, m, NETWORKS[a.network], a.cores, a.link and parse_link(a.link))
     pb = Problem.from_report(r)
     print(f"run: {a.report}: B={pb.batch} H={pb.heads} Hkv={pb.kv_heads} Lq={pb.lq} Lk={pb.lk} "
           f"D={pb.d} causal={int(pb.causal)} pv={pb.pv}, {r['ranks']} rank(s) x "
@@ -535,6 +554,9 @@ def main():
     v.add_argument("--machine", help="kernel rates (default: each report its own)")
     v.add_argument("--network", choices=sorted(NETWORKS), default="shm",
                    help="the link assumed where a report has no measured one (default shm)")
+    v.add_argument("--link", metavar="LATENCY_S,BANDWIDTH_BPS",
+                   help="the link assumed for a ring report that measured none (e.g. from "
+                        "scripts/netlab.sh --probe), instead of the --network preset")
     v.add_argument("--cores", type=int, default=os.cpu_count(),
                    help="cores the reports' runs shared (rates from a report)")
     v.add_argument("--max-error", type=float, default=0.15)
@@ -545,6 +567,9 @@ def main():
     p.add_argument("--machine", help="kernel rates (with --report: default the report's own)")
     p.add_argument("--network", choices=sorted(NETWORKS), default="shm",
                    help="network (with --report: assumed only where it has no measured link)")
+    p.add_argument("--link", metavar="LATENCY_S,BANDWIDTH_BPS",
+                   help="the link assumed for a ring report that measured none (e.g. from "
+                        "scripts/netlab.sh --probe), instead of the --network preset")
     p.add_argument("--cores", type=int, default=os.cpu_count(),
                    help="cores the report's run shared (rates from the report)")
     p.add_argument("--problem", help="B,H,HKV,L,D[,causal]")

@@ -2,7 +2,8 @@
 """scripts/model.py predict --report and validate on synthetic reports whose answer is known:
 a 2-rank ring (non-causal, B=1, H=Hkv=2, L=1024, D=64, fp32 P.V) over a measured 1 Gbit/s link
 with compute longer than a step's transfer (hidden) and shorter (exposed), the same without link
-fields (the stated shared-memory assumption), and validate's error table and exit status.
+fields (the stated shared-memory assumption, or a --link given), and validate's error table and
+exit status.
 usage: check_model_report.py REPO WORKDIR"""
 import copy
 import json
@@ -104,6 +105,20 @@ def main():
         elif not link_line.startswith("link: measured") or "1.000 Gbit/s" not in link_line:
             fail(f"{name}: the measured link (slowest rank's 1 Gbit/s) is not used: '{link_line}'")
         print(f"{name}: predicted {got:.6f} s (comm {comm:.6f} s) OK; {link_line}")
+    # A link given on the command line stands in for a report without one, and says so.
+    bare = copy.deepcopy(cases["exposed"])
+    del bare["ring"]["link_latency_s"], bare["ring"]["link_bandwidth_Bps"]
+    given_path = os.path.join(work, "given.json")
+    with open(given_path, "w") as f:
+        json.dump(bare, f)
+    p = run(repo, "predict", "--report", given_path, "--cores", "2",
+            "--link", f"{LATENCY},{BANDWIDTH}")
+    want = cases["exposed"]["kernel"]["seconds_median"]
+    if abs(float(p.stdout.split()[-1]) / want - 1) > 1e-6 or "assumed" not in p.stdout or \
+            "--link: latency 20.0 us" not in p.stdout:
+        fail(f"--link: expected {want} from the given link, stated as assumed:\n{p.stdout}")
+    if run(repo, "predict", "--report", given_path, "--link", "fast").returncode == 0:
+        fail("--link fast was accepted")
     if expected(cases["hidden"])[1] != 0.0 or expected(cases["exposed"])[1] <= 0.0:
         fail("the cases do not straddle the crossover")
 
