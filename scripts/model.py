@@ -550,28 +550,24 @@ def main():
     c.add_argument("report")
     c.add_argument("--cores", type=int, default=os.cpu_count(), help="cores of the machine it ran on")
     c.add_argument("-o", "--output")
+    def report_options(parser):  # predict --report and validate: where rates and link come from
+        parser.add_argument("--machine", help="kernel rates (with reports: default their own)")
+        parser.add_argument("--network", choices=sorted(NETWORKS), default="shm",
+                            help="network (with reports: assumed only for a ring report without "
+                                 "a measured link; default shm)")
+        parser.add_argument("--link", metavar="LATENCY_S,BANDWIDTH_BPS",
+                            help="the link assumed for a ring report that measured none (e.g. "
+                                 "from scripts/netlab.sh --probe), instead of the --network preset")
+        parser.add_argument("--cores", type=int, default=os.cpu_count(),
+                            help="cores the reports' runs shared (rates from a report)")
     v = sub.add_parser("validate")
-    v.add_argument("--machine", help="kernel rates (default: each report its own)")
-    v.add_argument("--network", choices=sorted(NETWORKS), default="shm",
-                   help="the link assumed where a report has no measured one (default shm)")
-    v.add_argument("--link", metavar="LATENCY_S,BANDWIDTH_BPS",
-                   help="the link assumed for a ring report that measured none (e.g. from "
-                        "scripts/netlab.sh --probe), instead of the --network preset")
-    v.add_argument("--cores", type=int, default=os.cpu_count(),
-                   help="cores the reports' runs shared (rates from a report)")
+    report_options(v)
     v.add_argument("--max-error", type=float, default=0.15)
     v.add_argument("--csv")
     v.add_argument("reports", nargs="+")
     p = sub.add_parser("predict")
     p.add_argument("--report", help="predict the run this JSON report describes")
-    p.add_argument("--machine", help="kernel rates (with --report: default the report's own)")
-    p.add_argument("--network", choices=sorted(NETWORKS), default="shm",
-                   help="network (with --report: assumed only where it has no measured link)")
-    p.add_argument("--link", metavar="LATENCY_S,BANDWIDTH_BPS",
-                   help="the link assumed for a ring report that measured none (e.g. from "
-                        "scripts/netlab.sh --probe), instead of the --network preset")
-    p.add_argument("--cores", type=int, default=os.cpu_count(),
-                   help="cores the report's run shared (rates from the report)")
+    report_options(p)
     p.add_argument("--problem", help="B,H,HKV,L,D[,causal]")
     p.add_argument("--ranks", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
