@@ -72,8 +72,9 @@ def dry_run(repo, exe, out):
     for np_, line in zip((1, 2), lines):
         assert line.split()[0].endswith("scripts/netlab.sh"), line
         assert f" --rate 1gbit --ranks {np_} -- -np {np_} -x OMP_NUM_THREADS=1 " in line, line
-    p = scaling(repo, deck, "--dry-run", "--network", "1gbit", "--launcher", "srun", check=False)
-    assert p.returncode != 0 and "--network" in p.stderr, p.stderr
+    for bad in (["--launcher", "srun"], ["--retries", "2"]):
+        p = scaling(repo, deck, "--dry-run", "--network", "1gbit", *bad, check=False)
+        assert p.returncode != 0 and "--network" in p.stderr, (bad, p.stderr)
     # A rate netlab refuses (or no lab here): one message, nothing run.
     p = scaling(repo, deck, "--exe", exe, "--out", out, "--network", "fast", check=False)
     assert p.returncode != 0 and "--network fast: no emulated network here" in p.stderr, p.stderr
