@@ -249,7 +249,11 @@ def predict(m, net, pb, ranks, threads, kv_mode="replicated", ring_size=0, input
             if net["cpu_copy"]:
                 t["comm"] = steps * hop / threads      # a thread copies while the others compute
             else:
-                t["comm"] = steps * max(0.0, hop - step_compute)  # what compute does not hide
+                # What compute does not hide, or, on a kernel TCP stack, the host CPU that moving
+                # the shard takes from the rank, whichever is longer (that work runs while the
+                # rank would otherwise wait for the link).
+                host = w["shard_bytes"] * net.get("cpu_per_byte", 0.0)
+                t["comm"] = steps * max(host, hop - step_compute)
         t["kernel"] = t["quantize"] + t["compute"] + t["finalize"] + t["comm"]
         elems = (w["rows"] + 2 * w["keys"]) * d
         if input_source == "synthetic":
@@ -305,7 +309,7 @@ def link_network(fallback, lat, bw, title):
     """A network between hosts: transfers overlap the compute (the ring drives them between
     tiles) instead of taking a thread, as a shared-memory copy does."""
     return dict(fallback, title=title, latency=lat, link=bw, intra=bw, cpu_copy=False,
-                cores_per_node=None)
+                cores_per_node=None, cpu_per_byte=0.0)
 
 
 def report_network(r, fallback, given=None):
@@ -327,11 +331,16 @@ def report_network(r, fallback, given=None):
                       f"{bw_text}" + (", a CPU copy" if fallback["cpu_copy"] else ""))
 
 
-def predict_report(r, m, fallback, cores, given_link=None):
-    """Prediction of the run a report describes: (prediction, machine used, link description)."""
+def predict_report(r, m, fallback, cores, given_link=None, cpu_per_byte=0.0):
+    """Prediction of the run a report describes: (prediction, machine used, link description).
+    cpu_per_byte: host CPU seconds a rank spends per byte of a ring step on a kernel TCP stack
+    (0: the NIC moves the data, as RDMA does)."""
     if m is None:  # the report's own kernel rates
         m = calibrate(r, cores)
     net, link = report_network(r, fallback, given_link)
+    if cpu_per_byte and not net["cpu_copy"]:
+        net = dict(net, cpu_per_byte=cpu_per_byte)
+        link += f"; host CPU {cpu_per_byte * 1e9:.2f} ns per byte of a step (--link-cpu)"
     if r["kv_mode"] != "ring":
         link = "not used (replicated mode: no transfers in the kernel)"
     pb = Problem.from_report(r)
@@ -381,7 +390,8 @@ def cmd_validate(a):
     rows = []
     for path in a.reports:
         r = load_report(path)
-        p, _, link = predict_report(r, m, net, a.cores, a.link and parse_link(a.link))
+        p, _, link = predict_report(r, m, net, a.cores, a.link and parse_link(a.link),
+                                    a.link_cpu * 1e-9)
         km, tm = r["kernel"]["seconds_median"], r["phases"]["total"]["max"]
         ke, te = p["kernel"] / km - 1, p["total"] / tm - 1
         worst = max(worst, abs(ke), abs(te))
@@ -419,7 +429,8 @@ def parse_problem(text):
 def cmd_predict_report(a):
     r = load_report(a.report)
     m = json.load(open(a.machine)) if a.machine else None
-    p, m, link = predict_report(r, m, NETWORKS[a.network], a.cores, a.link and parse_link(a.link))
+    p, m, link = predict_report(r, m, NETWORKS[a.network], a.cores, a.link and parse_link(a.link),
+                                a.link_cpu * 1e-9)
     pb = Problem.from_report(r)
     print(f"run: {a.report}: B={pb.batch} H={pb.heads} Hkv={pb.kv_heads} Lq={pb.lq} Lk={pb.lk} "
           f"D={pb.d} causal={int(pb.causal)} pv={pb.pv}, {r['ranks']} rank(s) x "
@@ -558,6 +569,10 @@ def main():
         parser.add_argument("--link", metavar="LATENCY_S,BANDWIDTH_BPS",
                             help="the link assumed for a ring report that measured none (e.g. "
                                  "from scripts/netlab.sh --probe), instead of the --network preset")
+        parser.add_argument("--link-cpu", type=float, default=0.0, metavar="NS_PER_BYTE",
+                            help="host CPU a rank spends per byte of a ring step on a kernel TCP "
+                                 "stack, in ns (default 0: the NIC moves the data; docs/MODEL.md "
+                                 "gives the figures fitted on the netlab)")
         parser.add_argument("--cores", type=int, default=os.cpu_count(),
                             help="cores the reports' runs shared (rates from a report)")
     v = sub.add_parser("validate")

@@ -2,8 +2,8 @@
 """scripts/model.py predict --report and validate on synthetic reports whose answer is known:
 a 2-rank ring (non-causal, B=1, H=Hkv=2, L=1024, D=64, fp32 P.V) over a measured 1 Gbit/s link
 with compute longer than a step's transfer (hidden) and shorter (exposed), the same without link
-fields (the stated shared-memory assumption, or a --link given), and validate's error table and
-exit status.
+fields (the stated shared-memory assumption, or a --link given), the host CPU a TCP stack takes
+per byte (--link-cpu), and validate's error table and exit status.
 usage: check_model_report.py REPO WORKDIR"""
 import copy
 import json
@@ -119,6 +119,13 @@ def main():
         fail(f"--link: expected {want} from the given link, stated as assumed:\n{p.stdout}")
     if run(repo, "predict", "--report", given_path, "--link", "fast").returncode == 0:
         fail("--link fast was accepted")
+    # Host CPU per byte (a kernel TCP stack): added where the transfer is hidden, and where it
+    # is exposed only when longer than the wait it overlaps.
+    for name, ns, extra in (("hidden", 5.0, SHARD_BYTES * 5e-9), ("exposed", 0.1, 0.0)):
+        p = run(repo, "predict", "--report", paths[name], "--cores", "2", "--link-cpu", str(ns))
+        want = cases[name]["kernel"]["seconds_median"] + extra
+        if abs(float(p.stdout.split()[-1]) / want - 1) > 1e-6 or "host CPU" not in p.stdout:
+            fail(f"--link-cpu {ns} on {name}: expected {want}:\n{p.stdout}")
     if expected(cases["hidden"])[1] != 0.0 or expected(cases["exposed"])[1] <= 0.0:
         fail("the cases do not straddle the crossover")
 
