@@ -14,6 +14,9 @@ ring's messages over a network model. docs/MODEL.md explains the equations.
   model.py validate [--machine machine.json] [--network NET] [--max-error 0.15] REPORT.json...
       predicted vs measured kernel and total time of each report (rates and link as predict
       --report); exit 1 beyond max-error
+  model.py fit-link-cpu [--machine machine.json] [--link L,B] RING_REPORT.json...
+      c_net, the host CPU per byte of a ring step on a kernel TCP link (for --link-cpu), from
+      ring runs whose transfers the compute hides
   model.py project --machine machine.json --network tofu-d|ib-hdr [--csv F] [--png F]
       canonical problems (L = 128k and 1M, D = 128, H = 32, causal) from 1 to 1024 ranks,
       replicated and ring mode
@@ -225,7 +228,8 @@ def hop_seconds(net, nbytes, ring_size, ranks_per_node):
 
 
 def predict(m, net, pb, ranks, threads, kv_mode="replicated", ring_size=0, input_source="synthetic",
-            verify_rows=0, write_output=False, runs=1, ranks_per_node=None, file_bytes=4):
+            verify_rows=0, write_output=False, runs=1, ranks_per_node=None, file_bytes=4,
+            shard_bytes=None):
     cores = m["cores"] if net is NETWORKS["shm"] or net.get("cores_per_node") is None else None
     eff = effective_threads(ranks, threads, cores)
     if ranks_per_node is None:
@@ -233,6 +237,9 @@ def predict(m, net, pb, ranks, threads, kv_mode="replicated", ring_size=0, input
         ranks_per_node = max(1, cpn // threads)
     ring = kv_mode == "ring"
     work = ring_ranks(pb, ranks, ring_size) if ring else replicated_ranks(pb, ranks)
+    if ring and shard_bytes:  # a report's own (the backend's packed layout included)
+        scale = shard_bytes / max(w["shard_bytes"] for w in work)
+        work = [dict(w, shard_bytes=w["shard_bytes"] * scale) for w in work]
     d = pb.d
     out = []
     for w in work:
@@ -344,7 +351,8 @@ def predict_report(r, m, fallback, cores, given_link=None, cpu_per_byte=0.0):
     if r["kv_mode"] != "ring":
         link = "not used (replicated mode: no transfers in the kernel)"
     pb = Problem.from_report(r)
-    p = predict(m, net, pb, r["ranks"], r["threads_per_rank"], **report_config(r))
+    p = predict(m, net, pb, r["ranks"], r["threads_per_rank"], **report_config(r),
+                shard_bytes=ring_field(r, "shard_bytes", "max"))
     return p, m, link
 
 
@@ -424,6 +432,43 @@ def parse_problem(text):
     b, h, hkv, L, d = (int(x) for x in f[:5])
     causal = len(f) > 5 and f[5] in ("causal", "1", "true")
     return Problem(b, h, hkv, L, L, d, causal)
+
+
+def cmd_fit_link_cpu(a):
+    """c_net from ring runs over a link: the host CPU per byte of a step that makes the model
+    give each run's measured kernel time, where that term (not the link's wait) is what binds."""
+    m = json.load(open(a.machine)) if a.machine else None
+    net = NETWORKS[a.network]
+    fits = []
+    print(f"{'report':<34}{'shard B':>11}{'measured':>10}{'no host':>10}{'wait':>9}{'ns/B':>7}")
+    for path in a.reports:
+        r = load_report(path)
+        if r["kv_mode"] != "ring" or r["ranks"] < 2:
+            print(f"{os.path.basename(path)[:33]:<34} skipped: not a ring of 2 or more ranks")
+            continue
+        p, _, _ = predict_report(r, m, net, a.cores, a.link and parse_link(a.link))
+        pb = Problem.from_report(r)
+        ring = r.get("ring") or {}
+        size = int(ring.get("ring_size", {}).get("max", r["ranks"])) or r["ranks"]
+        shard = (ring_field(r, "shard_bytes", "max") or
+                 max(w["shard_bytes"] for w in ring_ranks(pb, r["ranks"], size)))
+        steps = size - 1
+        measured = r["kernel"]["seconds_median"]
+        no_comm = p["kernel"] - p["comm"]
+        # Host work shows only where it outlasts the link's wait (the model takes the longer).
+        per_byte = (measured - no_comm) / (steps * shard)
+        binds = measured - no_comm > p["comm"]
+        if binds:
+            fits.append(per_byte)
+        print(f"{os.path.basename(path)[:33]:<34}{shard:>11.0f}{measured:>10.4f}{no_comm:>10.4f}"
+              f"{p['comm']:>9.4f}{per_byte * 1e9:>7.2f}"
+              + ("" if binds else "  (the link's wait binds: not used)"))
+    if not fits:
+        print("no run where the host term binds: c_net cannot be fitted from these reports")
+        return 1
+    fits.sort()
+    print(f"link_cpu_ns_per_byte {1e9 * fits[len(fits) // 2]:.3g}  (median of {len(fits)})")
+    return 0
 
 
 def cmd_predict_report(a):
@@ -590,6 +635,9 @@ def main():
     p.add_argument("--ring-size", type=int, default=0)
     p.add_argument("--input", choices=["synthetic", "hdf5"], default="synthetic")
     p.add_argument("--write", action="store_true")
+    f = sub.add_parser("fit-link-cpu", help="c_net (--link-cpu) from ring runs over a link")
+    report_options(f)
+    f.add_argument("reports", nargs="+")
     j = sub.add_parser("project")
     j.add_argument("--machine", required=True)
     j.add_argument("--network", choices=["tofu-d", "ib-hdr"], default="tofu-d")
@@ -600,6 +648,7 @@ def main():
     j.add_argument("--png")
     a = ap.parse_args()
     return {"calibrate": cmd_calibrate, "validate": cmd_validate, "predict": cmd_predict,
+            "fit-link-cpu": cmd_fit_link_cpu,
             "project": cmd_project}[a.cmd](a)
 
 

@@ -3,7 +3,8 @@
 a 2-rank ring (non-causal, B=1, H=Hkv=2, L=1024, D=64, fp32 P.V) over a measured 1 Gbit/s link
 with compute longer than a step's transfer (hidden) and shorter (exposed), the same without link
 fields (the stated shared-memory assumption, or a --link given), the host CPU a TCP stack takes
-per byte (--link-cpu), and validate's error table and exit status.
+per byte (--link-cpu) and its fit (fit-link-cpu), the report's own shard bytes, and validate's
+error table and exit status.
 usage: check_model_report.py REPO WORKDIR"""
 import copy
 import json
@@ -30,7 +31,8 @@ def report(compute_s, quantize_s=0.002, outside_s=0.0005, link=True):
     phases["quantize"] = {"min": quantize_s, "avg": quantize_s, "max": quantize_s}
     phases["read"] = {"min": 0.01, "avg": 0.01, "max": 0.01}
     ring = {"ring_size": {"min": 2, "avg": 2, "max": 2},
-            "bytes_sent": {"min": SHARD_BYTES, "avg": SHARD_BYTES, "max": SHARD_BYTES}}
+            "bytes_sent": {"min": SHARD_BYTES, "avg": SHARD_BYTES, "max": SHARD_BYTES},
+            "shard_bytes": {"min": SHARD_BYTES, "avg": SHARD_BYTES, "max": SHARD_BYTES}}
     if link:
         ring["link_latency_s"] = {"min": LATENCY, "avg": LATENCY, "max": LATENCY}
         # the slower rank's link paces the ring
@@ -126,6 +128,32 @@ def main():
         want = cases[name]["kernel"]["seconds_median"] + extra
         if abs(float(p.stdout.split()[-1]) / want - 1) > 1e-6 or "host CPU" not in p.stdout:
             fail(f"--link-cpu {ns} on {name}: expected {want}:\n{p.stdout}")
+    # The report's own shard bytes (a backend's packed layout makes them larger than the model's
+    # int8 K + scale + V) are what the link carries.
+    big = copy.deepcopy(cases["exposed"])
+    big["ring"]["shard_bytes"] = {"min": 2 * SHARD_BYTES, "avg": 2 * SHARD_BYTES,
+                                  "max": 2 * SHARD_BYTES}
+    big_path = os.path.join(work, "big.json")
+    with open(big_path, "w") as f:
+        json.dump(big, f)
+    want = cases["exposed"]["kernel"]["seconds_median"] + SHARD_BYTES / BANDWIDTH
+    got, out = predicted(repo, big_path)
+    if abs(got / want - 1) > 1e-6:
+        fail(f"a report's shard_bytes twice the model's: expected {want}, got {got}:\n{out}")
+    # fit-link-cpu gives back the host CPU per byte that made a hidden run's time, and refuses
+    # to fit where the link's wait binds.
+    fitted = copy.deepcopy(cases["hidden"])
+    fitted["kernel"]["seconds_median"] += SHARD_BYTES * 3e-9
+    fit_path = os.path.join(work, "fit.json")
+    with open(fit_path, "w") as f:
+        json.dump(fitted, f)
+    p = run(repo, "fit-link-cpu", "--cores", "2", fit_path)
+    if p.returncode != 0 or not p.stdout.strip().splitlines()[-1].startswith(
+            "link_cpu_ns_per_byte 3 "):
+        fail(f"fit-link-cpu: expected 3 ns/B:\n{p.stdout}{p.stderr}")
+    p = run(repo, "fit-link-cpu", "--cores", "2", paths["exposed"])
+    if p.returncode != 1 or "cannot be fitted" not in p.stdout:
+        fail(f"fit-link-cpu on a run the link's wait binds: expected a refusal:\n{p.stdout}")
     if expected(cases["hidden"])[1] != 0.0 or expected(cases["exposed"])[1] <= 0.0:
         fail("the cases do not straddle the crossover")
 
