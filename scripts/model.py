@@ -371,8 +371,15 @@ def report_config(r):
 # ---------------------------------------------------------------------------------------------
 
 def load_report(path):
-    with open(path) as f:
-        r = json.load(f)
+    try:
+        with open(path) as f:
+            r = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        sys.exit(f"model.py: report {path}: {e}")
+    missing = [k for k in ("problem", "ranks", "threads_per_rank", "kv_mode", "kernel", "phases",
+                           "tile", "pv_precision") if not isinstance(r, dict) or k not in r]
+    if missing:
+        sys.exit(f"model.py: report {path}: not a miniattn JSON report (no {', '.join(missing)})")
     r["_path"] = path
     return r
 

@@ -154,6 +154,15 @@ def main():
     p = run(repo, "fit-link-cpu", "--cores", "2", paths["exposed"])
     if p.returncode != 1 or "cannot be fitted" not in p.stdout:
         fail(f"fit-link-cpu on a run the link's wait binds: expected a refusal:\n{p.stdout}")
+    # Not a report: one line naming the file and what is missing, no traceback.
+    bad_path = os.path.join(work, "not_a_report.json")
+    with open(bad_path, "w") as f:
+        json.dump({"problem": {}}, f)
+    for path, words in ((bad_path, "not a miniattn JSON report (no ranks"),
+                        (os.path.join(work, "absent.json"), "No such file")):
+        p = run(repo, "predict", "--report", path)
+        if p.returncode == 0 or words not in p.stderr or "Traceback" in p.stderr:
+            fail(f"predict --report {path}: expected one error with '{words}':\n{p.stderr}")
     if expected(cases["hidden"])[1] != 0.0 or expected(cases["exposed"])[1] <= 0.0:
         fail("the cases do not straddle the crossover")
 
