@@ -6,8 +6,17 @@ ring's messages over a network model. docs/MODEL.md explains the equations.
       per-thread costs of this machine from one run's JSON report (best: 1 rank)
   model.py predict --machine machine.json --network NET --ranks P --threads T \\
       --problem B,H,HKV,L,D[,causal] [--kv-mode ring --ring-size R]
-  model.py validate --machine machine.json [--max-error 0.15] REPORT.json...
-      predicted vs measured kernel and total time of each report; exit 1 beyond max-error
+  model.py predict --report R.json [--machine machine.json] [--network NET]
+      the kernel time of the run R.json describes (its problem, ranks, threads, kv_mode), from
+      the kernel rates of machine.json (default: of R.json itself) and the link R.json measured
+      (ring.link_latency_s, ring.link_bandwidth_Bps; where absent, the NET preset, said so);
+      the last line is `predicted_seconds X`
+  model.py validate [--machine machine.json] [--network NET] [--max-error 0.15] REPORT.json...
+      predicted vs measured kernel and total time of each report (rates and link as predict
+      --report); exit 1 beyond max-error
+  model.py fit-link-cpu [--machine machine.json] [--link L,B] RING_REPORT.json...
+      c_net, the host CPU per byte of a ring step on a kernel TCP link (for --link-cpu), from
+      ring runs whose transfers the compute hides
   model.py project --machine machine.json --network tofu-d|ib-hdr [--csv F] [--png F]
       canonical problems (L = 128k and 1M, D = 128, H = 32, causal) from 1 to 1024 ranks,
       replicated and ring mode
@@ -219,7 +228,8 @@ def hop_seconds(net, nbytes, ring_size, ranks_per_node):
 
 
 def predict(m, net, pb, ranks, threads, kv_mode="replicated", ring_size=0, input_source="synthetic",
-            verify_rows=0, write_output=False, runs=1, ranks_per_node=None, file_bytes=4):
+            verify_rows=0, write_output=False, runs=1, ranks_per_node=None, file_bytes=4,
+            shard_bytes=None):
     cores = m["cores"] if net is NETWORKS["shm"] or net.get("cores_per_node") is None else None
     eff = effective_threads(ranks, threads, cores)
     if ranks_per_node is None:
@@ -227,6 +237,9 @@ def predict(m, net, pb, ranks, threads, kv_mode="replicated", ring_size=0, input
         ranks_per_node = max(1, cpn // threads)
     ring = kv_mode == "ring"
     work = ring_ranks(pb, ranks, ring_size) if ring else replicated_ranks(pb, ranks)
+    if ring and shard_bytes:  # a report's own (the backend's packed layout included)
+        scale = shard_bytes / max(w["shard_bytes"] for w in work)
+        work = [dict(w, shard_bytes=w["shard_bytes"] * scale) for w in work]
     d = pb.d
     out = []
     for w in work:
@@ -243,7 +256,11 @@ def predict(m, net, pb, ranks, threads, kv_mode="replicated", ring_size=0, input
             if net["cpu_copy"]:
                 t["comm"] = steps * hop / threads      # a thread copies while the others compute
             else:
-                t["comm"] = steps * max(0.0, hop - step_compute)  # what compute does not hide
+                # What compute does not hide, or, on a kernel TCP stack, the host CPU that moving
+                # the shard takes from the rank, whichever is longer (that work runs while the
+                # rank would otherwise wait for the link).
+                host = w["shard_bytes"] * net.get("cpu_per_byte", 0.0)
+                t["comm"] = steps * max(host, hop - step_compute)
         t["kernel"] = t["quantize"] + t["compute"] + t["finalize"] + t["comm"]
         elems = (w["rows"] + 2 * w["keys"]) * d
         if input_source == "synthetic":
@@ -275,6 +292,70 @@ def predict(m, net, pb, ranks, threads, kv_mode="replicated", ring_size=0, input
     return res
 
 
+def ring_field(r, name, stat):
+    """A per-rank figure of the report's ring section ({min, avg, max}, or a plain number);
+    None when the report does not have it."""
+    v = (r.get("ring") or {}).get(name)
+    if isinstance(v, dict):
+        v = v.get(stat)
+    return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
+
+
+def parse_link(text):
+    """--link LATENCY_S,BANDWIDTH_BPS (e.g. 1e-5,1.19e8 for a 1 Gbit/s TCP link)."""
+    try:
+        lat, bw = (float(x) for x in text.split(","))
+    except ValueError:
+        sys.exit(f"model.py: --link {text}: expected LATENCY_S,BANDWIDTH_BPS, e.g. 1e-5,1.19e8")
+    if not (lat >= 0 and bw > 0):
+        sys.exit(f"model.py: --link {text}: latency must be >= 0 and bandwidth > 0")
+    return lat, bw
+
+
+def link_network(fallback, lat, bw, title):
+    """A network between hosts: transfers overlap the compute (the ring drives them between
+    tiles) instead of taking a thread, as a shared-memory copy does."""
+    return dict(fallback, title=title, latency=lat, link=bw, intra=bw, cpu_copy=False,
+                cores_per_node=None, cpu_per_byte=0.0)
+
+
+def report_network(r, fallback, given=None):
+    """The network a report's run had: its measured link where the report has one (latency: the
+    ranks' mean; bandwidth: the slowest rank's, which paces the ring), else the --link given,
+    else the fallback preset. Returns (network, description)."""
+    lat = ring_field(r, "link_latency_s", "avg")
+    bw = ring_field(r, "link_bandwidth_Bps", "min")
+    if lat is not None and bw is not None and bw > 0:
+        net = link_network(fallback, lat, bw, "the report's measured link")
+        return net, f"measured: latency {lat * 1e6:.1f} us, bandwidth {bw * 8e-9:.3f} Gbit/s"
+    missing = "assumed (the report has no ring.link_latency_s/link_bandwidth_Bps): "
+    if given:
+        lat, bw = given
+        return (link_network(fallback, lat, bw, "--link"),
+                f"{missing}--link: latency {lat * 1e6:.1f} us, bandwidth {bw * 8e-9:.3f} Gbit/s")
+    bw_text = f"{(fallback['link'] or fallback['intra']) * 8e-9:.1f} Gbit/s"
+    return fallback, (f"{missing}{fallback['title']}, latency {fallback['latency'] * 1e6:.1f} us, "
+                      f"{bw_text}" + (", a CPU copy" if fallback["cpu_copy"] else ""))
+
+
+def predict_report(r, m, fallback, cores, given_link=None, cpu_per_byte=0.0):
+    """Prediction of the run a report describes: (prediction, machine used, link description).
+    cpu_per_byte: host CPU seconds a rank spends per byte of a ring step on a kernel TCP stack
+    (0: the NIC moves the data, as RDMA does)."""
+    if m is None:  # the report's own kernel rates
+        m = calibrate(r, cores)
+    net, link = report_network(r, fallback, given_link)
+    if cpu_per_byte and not net["cpu_copy"]:
+        net = dict(net, cpu_per_byte=cpu_per_byte)
+        link += f"; host CPU {cpu_per_byte * 1e9:.2f} ns per byte of a step (--link-cpu)"
+    if r["kv_mode"] != "ring":
+        link = "not used (replicated mode: no transfers in the kernel)"
+    pb = Problem.from_report(r)
+    p = predict(m, net, pb, r["ranks"], r["threads_per_rank"], **report_config(r),
+                shard_bytes=ring_field(r, "shard_bytes", "max"))
+    return p, m, link
+
+
 def report_config(r):
     ring = r.get("ring") or {}
     return dict(kv_mode=r["kv_mode"],
@@ -290,8 +371,15 @@ def report_config(r):
 # ---------------------------------------------------------------------------------------------
 
 def load_report(path):
-    with open(path) as f:
-        r = json.load(f)
+    try:
+        with open(path) as f:
+            r = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        sys.exit(f"model.py: report {path}: {e}")
+    missing = [k for k in ("problem", "ranks", "threads_per_rank", "kv_mode", "kernel", "phases",
+                           "tile", "pv_precision") if not isinstance(r, dict) or k not in r]
+    if missing:
+        sys.exit(f"model.py: report {path}: not a miniattn JSON report (no {', '.join(missing)})")
     r["_path"] = path
     return r
 
@@ -307,25 +395,30 @@ def cmd_calibrate(a):
 
 
 def cmd_validate(a):
-    m = json.load(open(a.machine))
-    net = NETWORKS["shm"]
+    m = json.load(open(a.machine)) if a.machine else None
+    net = NETWORKS[a.network]
     worst = 0.0
-    print(f"{'report':<34}{'ranks':>6}{'thr':>4} {'mode':<11}{'kernel meas':>12}{'model':>9}"
-          f"{'err':>7}{'total meas':>12}{'model':>9}{'err':>7}")
+    print(f"kernel rates: {'from ' + a.machine if m else 'each report its own'}; link: each "
+          f"report's measured one, else {'--link ' + a.link if a.link else a.network} (assumed)")
+    print(f"{'report':<34}{'ranks':>6}{'thr':>4} {'mode':<11}{'link':<9}{'kernel meas':>12}"
+          f"{'model':>9}{'err':>7}{'total meas':>12}{'model':>9}{'err':>7}")
     rows = []
     for path in a.reports:
         r = load_report(path)
-        pb = Problem.from_report(r)
-        p = predict(m, net, pb, r["ranks"], r["threads_per_rank"], **report_config(r))
+        p, _, link = predict_report(r, m, net, a.cores, a.link and parse_link(a.link),
+                                    a.link_cpu * 1e-9)
         km, tm = r["kernel"]["seconds_median"], r["phases"]["total"]["max"]
         ke, te = p["kernel"] / km - 1, p["total"] / tm - 1
         worst = max(worst, abs(ke), abs(te))
+        link_kind = ("-" if r["kv_mode"] != "ring" else
+                     "measured" if link.startswith("measured") else "assumed")
         rows.append(dict(report=os.path.basename(path), ranks=r["ranks"],
-                         threads=r["threads_per_rank"], kv_mode=r["kv_mode"], kernel_measured=km,
-                         kernel_model=p["kernel"], kernel_error=ke, total_measured=tm,
-                         total_model=p["total"], total_error=te))
+                         threads=r["threads_per_rank"], kv_mode=r["kv_mode"], link=link_kind,
+                         kernel_measured=km, kernel_model=p["kernel"], kernel_error=ke,
+                         comm_model=p["comm"], total_measured=tm, total_model=p["total"],
+                         total_error=te))
         print(f"{os.path.basename(path)[:33]:<34}{r['ranks']:>6}{r['threads_per_rank']:>4} "
-              f"{r['kv_mode']:<11}{km:>12.4f}{p['kernel']:>9.4f}{100 * ke:>6.1f}%"
+              f"{r['kv_mode']:<11}{link_kind:<9}{km:>12.4f}{p['kernel']:>9.4f}{100 * ke:>6.1f}%"
               f"{tm:>12.3f}{p['total']:>9.3f}{100 * te:>6.1f}%")
     if a.csv:
         write_csv(a.csv, rows)
@@ -348,7 +441,70 @@ def parse_problem(text):
     return Problem(b, h, hkv, L, L, d, causal)
 
 
+def cmd_fit_link_cpu(a):
+    """c_net from ring runs over a link: the host CPU per byte of a step that makes the model
+    give each run's measured kernel time, where that term (not the link's wait) is what binds."""
+    m = json.load(open(a.machine)) if a.machine else None
+    net = NETWORKS[a.network]
+    fits = []
+    print(f"{'report':<34}{'shard B':>11}{'measured':>10}{'no host':>10}{'wait':>9}{'ns/B':>7}")
+    for path in a.reports:
+        r = load_report(path)
+        if r["kv_mode"] != "ring" or r["ranks"] < 2:
+            print(f"{os.path.basename(path)[:33]:<34} skipped: not a ring of 2 or more ranks")
+            continue
+        p, _, _ = predict_report(r, m, net, a.cores, a.link and parse_link(a.link))
+        pb = Problem.from_report(r)
+        ring = r.get("ring") or {}
+        size = int(ring.get("ring_size", {}).get("max", r["ranks"])) or r["ranks"]
+        shard = (ring_field(r, "shard_bytes", "max") or
+                 max(w["shard_bytes"] for w in ring_ranks(pb, r["ranks"], size)))
+        steps = size - 1
+        measured = r["kernel"]["seconds_median"]
+        no_comm = p["kernel"] - p["comm"]
+        # Host work shows only where it outlasts the link's wait (the model takes the longer).
+        per_byte = (measured - no_comm) / (steps * shard)
+        binds = measured - no_comm > p["comm"]
+        if binds:
+            fits.append(per_byte)
+        print(f"{os.path.basename(path)[:33]:<34}{shard:>11.0f}{measured:>10.4f}{no_comm:>10.4f}"
+              f"{p['comm']:>9.4f}{per_byte * 1e9:>7.2f}"
+              + ("" if binds else "  (the link's wait binds: not used)"))
+    if not fits:
+        print("no run where the host term binds: c_net cannot be fitted from these reports")
+        return 1
+    fits.sort()
+    print(f"link_cpu_ns_per_byte {1e9 * fits[len(fits) // 2]:.3g}  (median of {len(fits)})")
+    return 0
+
+
+def cmd_predict_report(a):
+    r = load_report(a.report)
+    m = json.load(open(a.machine)) if a.machine else None
+    p, m, link = predict_report(r, m, NETWORKS[a.network], a.cores, a.link and parse_link(a.link),
+                                a.link_cpu * 1e-9)
+    pb = Problem.from_report(r)
+    print(f"run: {a.report}: B={pb.batch} H={pb.heads} Hkv={pb.kv_heads} Lq={pb.lq} Lk={pb.lk} "
+          f"D={pb.d} causal={int(pb.causal)} pv={pb.pv}, {r['ranks']} rank(s) x "
+          f"{r['threads_per_rank']} thread(s), {r['kv_mode']}")
+    print(f"kernel rates: {'from ' + a.machine if a.machine else 'the report its own phases'} "
+          f"({m['backend']}, {m['gops_per_thread']:.1f} GOP/s per thread)")
+    print(f"link: {link}")
+    measured = ring_field(r, "bytes_per_step", "max")
+    if r["kv_mode"] == "ring" and measured is not None:
+        print(f"bytes_per_step {measured:.6g} (report)")
+    for k in ("quantize", "compute", "finalize", "comm", "kernel"):
+        print(f"{k:<10} {p[k]:.6g}")
+    print(f"measured_seconds {r['kernel']['seconds_median']:.9g}")
+    print(f"predicted_seconds {p['kernel']:.9g}")
+    return 0
+
+
 def cmd_predict(a):
+    if a.report:
+        return cmd_predict_report(a)
+    if not a.machine or not a.problem:
+        sys.exit("model.py predict: give --report R.json, or --machine and --problem")
     m = json.load(open(a.machine))
     net = NETWORKS[a.network]
     pb = parse_problem(a.problem)
@@ -457,21 +613,38 @@ def main():
     c.add_argument("report")
     c.add_argument("--cores", type=int, default=os.cpu_count(), help="cores of the machine it ran on")
     c.add_argument("-o", "--output")
+    def report_options(parser):  # predict --report and validate: where rates and link come from
+        parser.add_argument("--machine", help="kernel rates (with reports: default their own)")
+        parser.add_argument("--network", choices=sorted(NETWORKS), default="shm",
+                            help="network (with reports: assumed only for a ring report without "
+                                 "a measured link; default shm)")
+        parser.add_argument("--link", metavar="LATENCY_S,BANDWIDTH_BPS",
+                            help="the link assumed for a ring report that measured none (e.g. "
+                                 "from scripts/netlab.sh --probe), instead of the --network preset")
+        parser.add_argument("--link-cpu", type=float, default=0.0, metavar="NS_PER_BYTE",
+                            help="host CPU a rank spends per byte of a ring step on a kernel TCP "
+                                 "stack, in ns (default 0: the NIC moves the data; docs/MODEL.md "
+                                 "gives the figures fitted on the netlab)")
+        parser.add_argument("--cores", type=int, default=os.cpu_count(),
+                            help="cores the reports' runs shared (rates from a report)")
     v = sub.add_parser("validate")
-    v.add_argument("--machine", required=True)
+    report_options(v)
     v.add_argument("--max-error", type=float, default=0.15)
     v.add_argument("--csv")
     v.add_argument("reports", nargs="+")
     p = sub.add_parser("predict")
-    p.add_argument("--machine", required=True)
-    p.add_argument("--network", choices=sorted(NETWORKS), default="shm")
-    p.add_argument("--problem", required=True, help="B,H,HKV,L,D[,causal]")
+    p.add_argument("--report", help="predict the run this JSON report describes")
+    report_options(p)
+    p.add_argument("--problem", help="B,H,HKV,L,D[,causal]")
     p.add_argument("--ranks", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--kv-mode", choices=["replicated", "ring"], default="replicated")
     p.add_argument("--ring-size", type=int, default=0)
     p.add_argument("--input", choices=["synthetic", "hdf5"], default="synthetic")
     p.add_argument("--write", action="store_true")
+    f = sub.add_parser("fit-link-cpu", help="c_net (--link-cpu) from ring runs over a link")
+    report_options(f)
+    f.add_argument("reports", nargs="+")
     j = sub.add_parser("project")
     j.add_argument("--machine", required=True)
     j.add_argument("--network", choices=["tofu-d", "ib-hdr"], default="tofu-d")
@@ -482,6 +655,7 @@ def main():
     j.add_argument("--png")
     a = ap.parse_args()
     return {"calibrate": cmd_calibrate, "validate": cmd_validate, "predict": cmd_predict,
+            "fit-link-cpu": cmd_fit_link_cpu,
             "project": cmd_project}[a.cmd](a)
 
 

@@ -24,6 +24,11 @@ Efficiency, per study and thread count, against the smallest rank count run (P0 
 computed from the kernel time (the attention compute, median over the app's timed runs) and,
 in the CSV, from the total time as well.
 
+Over a network: --network RATE runs every configuration inside scripts/netlab.sh, each rank on
+its own emulated host (a network namespace) with a tc-shaped link of RATE (1gbit, 10gbit, ...,
+none), Open MPI over TCP only, so weak and strong studies over a network are one command:
+  scripts/scaling.py inputs/weak.toml --study weak --ranks 1,2 --network 1gbit --out runs/net
+
 Launchers: mpirun (this repository's scripts/mpirun: root and oversubscription handled),
 mpiexec, srun, pjsub (Fujitsu: writes one job script per run into --out/jobs and prints the
 pjsub commands; run --collect-only once they are done), or a template containing {np},
@@ -139,8 +144,13 @@ def grown_problem(problem, study, weak_by, ranks):
     return {"seq_len": lq * ranks, "kv_len": problem.get("kv_len", lq)}
 
 
-def launch_command(launcher, extra, np_, threads, cmd):
+def launch_command(launcher, extra, np_, threads, cmd, network=""):
     cmdline = " ".join(shlex.quote(c) for c in cmd)
+    if network:  # netlab runs the job's mpirun itself (its hostfile, TCP only, no binding)
+        extra = (extra + " ") if extra else ""
+        return (f"{shlex.quote(os.path.join(REPO, 'scripts', 'netlab.sh'))} --rate "
+                f"{shlex.quote(network)} --ranks {np_} -- -np {np_} "
+                f"-x OMP_NUM_THREADS={threads} {extra}{cmdline}")
     if "{np}" in launcher:
         return launcher.format(np=np_, threads=threads, cmd=cmdline)
     extra = (extra + " ") if extra else ""
@@ -200,9 +210,9 @@ def plan_runs(args, deck):
         for s in sets:
             cmd += ["--set", s]
         runs.append({"study": study, "ranks": np_, "threads": threads, "rep": rep, "tag": tag,
-                     "report": report, "h5": out_file,
+                     "report": report, "h5": out_file, "network": args.network,
                      "command": launch_command(args.launcher, args.launcher_args, np_, threads,
-                                               cmd)})
+                                               cmd, args.network)})
     return runs
 
 
@@ -213,7 +223,8 @@ def row_of(run, r):
     ring = r.get("ring") or {}
     io = r.get("io") or {}
     lb = r.get("load_balance") or {}
-    row = {"study": run["study"], "ranks": r["ranks"], "threads": r["threads_per_rank"],
+    row = {"study": run["study"], "network": run.get("network") or "shm",
+           "ranks": r["ranks"], "threads": r["threads_per_rank"],
            "cores": r["ranks"] * r["threads_per_rank"], "rep": run["rep"],
            "backend": r["backend"], "kv_mode": r["kv_mode"],
            "batch": p["batch"], "heads": p["heads"], "kv_heads": p["kv_heads"],
@@ -280,13 +291,15 @@ def plot(out, rows, cores=0):
     series = {}
     for r in rows:
         series.setdefault((r["study"], r["kv_mode"], r["threads"]), []).append(r)
+    # Over a network every label says which (the shared-memory plots stay as they were).
+    net = f" over {rows[0]['network']}" if rows and rows[0]["network"] != "shm" else ""
     ranks_all = sorted({r["ranks"] for r in rows})
 
     fig, ax = plt.subplots(1, 2, figsize=(11, 4.2))
     for (study, mode, threads), rs in sorted(series.items()):
         rs.sort(key=lambda r: r["ranks"])
         x = [r["ranks"] for r in rs]
-        name = f"{study} {mode}, {threads} thr/rank"
+        name = f"{study} {mode}{net}, {threads} thr/rank"
         ax[0].plot(x, [r["kernel_s"] for r in rs], "o-", label=name)
         ax[1].plot(x, [r["total_s"] for r in rs], "s--", label=name)
     for a, title in zip(ax, ("kernel time (attention compute)", "total time (whole run)")):
@@ -305,9 +318,9 @@ def plot(out, rows, cores=0):
     for (study, mode, threads), rs in sorted(series.items()):
         x = [r["ranks"] for r in rs]
         ax.plot(x, [100 * r["kernel_efficiency"] for r in rs], "o-",
-                label=f"{study} {mode}, {threads} thr/rank (kernel)")
+                label=f"{study} {mode}{net}, {threads} thr/rank (kernel)")
         ax.plot(x, [100 * r["total_efficiency"] for r in rs], "x:",
-                label=f"{study} {mode}, {threads} thr/rank (total)")
+                label=f"{study} {mode}{net}, {threads} thr/rank (total)")
     ax.axhline(95, color="gray", lw=0.8, ls="--")
     if cores:  # strong scaling cannot beat the cores the ranks share
         for threads in sorted({r["threads"] for r in rows}):
@@ -335,7 +348,7 @@ def plot(out, rows, cores=0):
         ax.bar(labels, vals, bottom=bottom, label=name)
         bottom = [b + v for b, v in zip(bottom, vals)]
     ax.set_ylabel("seconds (average over ranks)")
-    ax.set_title("per-phase breakdown (study ranks x threads)")
+    ax.set_title(f"per-phase breakdown{net} (study ranks x threads)")
     ax.legend(fontsize=8, ncol=2)
     ax.tick_params(axis="x", labelrotation=45)
     fig.tight_layout()
@@ -361,6 +374,10 @@ def main():
     ap.add_argument("--exe", default=os.path.join(REPO, "build", "bin", "miniattn"))
     ap.add_argument("--launcher", default="mpirun")
     ap.add_argument("--launcher-args", default="", help="extra launcher flags (pjsub: #PJM lines)")
+    ap.add_argument("--network", default="", metavar="RATE",
+                    help="run every configuration inside scripts/netlab.sh: each rank on its own "
+                         "emulated host, links shaped to RATE (e.g. 1gbit, 10gbit, none); needs "
+                         "root with namespace privileges (docs/SCALING.md, 'Emulated network')")
     ap.add_argument("--cores-per-node", type=int, default=48, help="pjsub node count (A64FX: 48)")
     ap.add_argument("--cores", type=int, default=None,
                     help="cores the ranks share, drawn as the efficiency limit (default: this "
@@ -394,9 +411,24 @@ def main():
     if "seq_len" not in deck.get("problem", {}) and args.weak_by == "seq_len":
         sys.exit(f"scaling.py: deck {args.deck} has no [problem] seq_len")
 
+    if args.network and args.launcher != "mpirun":
+        sys.exit(f"scaling.py: --network runs the job through scripts/netlab.sh; it cannot be "
+                 f"combined with --launcher {args.launcher}")
+    if args.network and args.retries:
+        # Open MPI's daemons started through the lab's rsh agent detach from this process, so
+        # the ranks' CPU time is not its children's and would count as other processes' load.
+        sys.exit("scaling.py: --retries cannot be used with --network: the lab's ranks are not "
+                 "this process's children, so other processes' load cannot be told from theirs "
+                 "(use --wait-idle)")
     if args.cores is None:
         args.cores = os.cpu_count() if args.launcher == "mpirun" else 0
     runs = plan_runs(args, deck)
+    if args.network and not args.dry_run and not args.collect_only:
+        check = subprocess.run([os.path.join(REPO, "scripts", "netlab.sh"), "--check",
+                                "--rate", args.network], capture_output=True, text=True)
+        if check.returncode != 0:
+            reason = (check.stderr.strip().splitlines() or ["no reason given"])[-1]
+            sys.exit(f"scaling.py: --network {args.network}: no emulated network here: {reason}")
     if args.dry_run:
         for r in runs:
             print(r["command"])
@@ -424,6 +456,8 @@ def main():
                 if args.wait_idle > 0:
                     idle = wait_idle(args.wait_idle, args.wait_timeout)
                 rc, dt, other = run_measured(r["command"], log)
+                if args.network:
+                    other = float("nan")  # the ranks' own CPU is in it (see --retries)
                 if rc != 0 or other <= args.max_other_load or attempt == args.retries:
                     break
                 print(f"[{i}/{len(runs)}] {r['tag']}: other processes used {other:.2f} cores "

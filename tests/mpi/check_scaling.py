@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """Checks scripts/scaling.py.
 usage: check_scaling.py dry-run REPO MINIATTN OUTDIR
-       check_scaling.py run REPO MINIATTN OUTDIR LAUNCHER_TEMPLATE"""
+       check_scaling.py run REPO MINIATTN OUTDIR LAUNCHER_TEMPLATE
+       check_scaling.py network REPO MINIATTN OUTDIR RATE   (exit 77: no lab can be built here)"""
 import csv
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -62,6 +64,21 @@ def dry_run(repo, exe, out):
     assert "#PJM -L elapse=0:05:00" in script and "mpiexec -n 96 " in script, script
     assert p.stdout.startswith("pjsub "), p.stdout
     shutil.rmtree(out)
+    # Over a network: every run is a netlab job with one host per rank.
+    p = scaling(repo, deck, "--exe", exe, "--out", out, "--dry-run", "--study", "weak",
+                "--ranks", "1,2", "--network", "1gbit")
+    lines = p.stdout.strip().splitlines()
+    assert len(lines) == 2, lines
+    for np_, line in zip((1, 2), lines):
+        assert line.split()[0].endswith("scripts/netlab.sh"), line
+        assert f" --rate 1gbit --ranks {np_} -- -np {np_} -x OMP_NUM_THREADS=1 " in line, line
+    for bad in (["--launcher", "srun"], ["--retries", "2"]):
+        p = scaling(repo, deck, "--dry-run", "--network", "1gbit", *bad, check=False)
+        assert p.returncode != 0 and "--network" in p.stderr, (bad, p.stderr)
+    # A rate netlab refuses (or no lab here): one message, nothing run.
+    p = scaling(repo, deck, "--exe", exe, "--out", out, "--network", "fast", check=False)
+    assert p.returncode != 0 and "--network fast: no emulated network here" in p.stderr, p.stderr
+    assert not os.path.exists(os.path.join(out, "runs")), "runs made without a network"
     # Bad arguments: a message and a non-zero exit, nothing run.
     for bad in (["--study", "sideways"], ["--ranks", "0"], ["--set", "nodot=1"]):
         p = scaling(repo, deck, "--dry-run", *bad, check=False)
@@ -102,10 +119,37 @@ def real_run(repo, exe, out, launcher):
     print("scaling.py tiny study OK")
 
 
+def network_run(repo, exe, out, rate):
+    """A tiny ring study inside the netlab: every run's shards crossed its host's shaped link."""
+    check = subprocess.run([os.path.join(repo, "scripts", "netlab.sh"), "--check"],
+                           capture_output=True, text=True)
+    if check.returncode != 0:
+        print(f"SKIP: no lab can be built here: {check.stderr.strip()}")
+        sys.exit(77)
+    shutil.rmtree(out, ignore_errors=True)
+    deck = os.path.join(repo, "tests", "mpi", "decks", "determinism.toml")
+    scaling(repo, deck, "--exe", exe, "--out", out, "--study", "strong", "--ranks", "1,2",
+            "--network", rate, "--set", 'run.kv_mode="ring"')
+    rows = list(csv.DictReader(open(os.path.join(out, "scaling_runs.csv"))))
+    assert len(rows) == 2, rows
+    for r in rows:
+        assert r["network"] == rate and r["kv_mode"] == "ring" and r["verified"] == "True", r
+        log = open(os.path.join(out, "runs", f"strong_np{r['ranks']}_t1_r0.log")).read()
+        sent = [int(b) for b in re.findall(r"netlab: host r\d+ \S+ link: sent (\d+) B", log)]
+        assert len(sent) == int(r["ranks"]), (r["ranks"], log)
+        if int(r["ranks"]) == 2:  # the ring's shards went over the lab's links, not another way
+            assert min(sent) >= float(r["ring_bytes_sent"]) > 0, (sent, r["ring_bytes_sent"])
+    for png in ("scaling_time.png", "scaling_efficiency.png", "scaling_phases.png"):
+        assert os.path.getsize(os.path.join(out, png)) > 10000, png
+    print(f"scaling.py --network {rate} OK")
+
+
 def main():
     mode, repo, exe, out = sys.argv[1:5]
     if mode == "dry-run":
         dry_run(repo, exe, out)
+    elif mode == "network":
+        network_run(repo, exe, out, sys.argv[5])
     else:
         real_run(repo, exe, out, sys.argv[5])
 

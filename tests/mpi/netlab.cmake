@@ -27,6 +27,11 @@ miniattn_add_mpi_test(netlab_cleanup COMMAND ${_netlab_check} cleanup)
 # Without the privileges for namespaces (an ordinary user, root without capabilities; or this
 # test's own run where it has none): exit 2 and one line naming what failed.
 miniattn_add_mpi_test(netlab_refuses COMMAND ${_netlab_check} refuse)
-set_tests_properties(netlab_ring_np2 netlab_probe netlab_cleanup netlab_refuses PROPERTIES
-  SKIP_RETURN_CODE 77 TIMEOUT 120)
-set_tests_properties(netlab_ring_np2 netlab_probe PROPERTIES PROCESSORS 2)
+# scripts/scaling.py --network: a tiny ring study (1 and 2 ranks) run inside labs, its CSV and
+# plots, and each run's shards counted on its lab's links.
+miniattn_add_mpi_test(scaling_script_network
+  COMMAND ${MINIATTN_PYTHON} ${_here}/check_scaling.py network ${PROJECT_SOURCE_DIR}
+          $<TARGET_FILE:miniattn> scaling_network 1gbit)
+set_tests_properties(netlab_ring_np2 netlab_probe netlab_cleanup netlab_refuses
+  scaling_script_network PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)
+set_tests_properties(netlab_ring_np2 netlab_probe scaling_script_network PROPERTIES PROCESSORS 2)
