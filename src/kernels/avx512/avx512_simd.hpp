@@ -39,7 +39,9 @@ inline __m512 dpbf16(__m512 acc, __m512bh a, __m512bh b) {
 // `Scale` multiplies the result for free (folded into the coefficients): 255 for u8 P.
 // `NonPositive`: the caller guarantees x <= 0 (the kernels round the maximum up, so s - m has
 // no positive residue), and the clamp, one instruction of twelve per 16 scores, is left out.
-template <int Scale = 1, bool NonPositive = false>
+// `Unmasked`: no zero mask below the floor; those lanes hold NaN (x = -inf or NaN) or values
+// under Scale * 2^-125, which only the u8 form may accept (see prob_u8).
+template <int Scale = 1, bool NonPositive = false, bool Unmasked = false>
 inline __m512 exp2_accurate(__m512 x) {
   constexpr float k = static_cast<float>(Scale);
   const __m512 xc = NonPositive ? x : _mm512_min_ps(x, _mm512_setzero_ps());
@@ -50,6 +52,7 @@ inline __m512 exp2_accurate(__m512 x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(k * exp2::kAccC2));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(k * exp2::kAccC1));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(k));
+  if constexpr (Unmasked) return _mm512_scalef_ps(p, n);
   const __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(exp2::kExp2Floor), _CMP_GE_OQ);
   return _mm512_maskz_scalef_ps(keep, p, n);
 }
@@ -110,7 +113,10 @@ inline __m512 exp2_of(__m512 x, const FexpaTable& t) {
   else return exp2_fixed<NonPositive>(x);
 }
 
-// u8 probability rint(255 * 2^x) as int32 lanes (0..255).
+// u8 probability rint(255 * 2^x) as int32 lanes (0..255). The accurate form skips the zero
+// mask (one instruction of thirteen per 16 scores): below the floor 255 * 2^x rounds to 0
+// anyway, and the NaN of x = -inf converts to INT_MIN, which pack_quad's unsigned saturation
+// makes 0; so lanes below the floor are 0 or INT_MIN here and 0 once packed.
 template <Exp2Kind E, bool NonPositive = false>
 inline __m512i prob_u8(__m512 x, const FexpaTable& t) {
   if constexpr (E == Exp2Kind::Fixed) {
@@ -118,7 +124,7 @@ inline __m512i prob_u8(__m512 x, const FexpaTable& t) {
     return _mm512_srli_epi32(_mm512_add_epi32(_mm512_mullo_epi32(q, _mm512_set1_epi32(255)),
                                               _mm512_set1_epi32(32768)), 16);
   } else if constexpr (E == Exp2Kind::Accurate) {
-    return _mm512_cvtps_epi32(exp2_accurate<255, NonPositive>(x));
+    return _mm512_cvtps_epi32(exp2_accurate<255, NonPositive, true>(x));
   } else {
     return _mm512_cvtps_epi32(_mm512_mul_ps(exp2_fast<NonPositive>(x, t), _mm512_set1_ps(255.0f)));
   }
