@@ -14,7 +14,8 @@
 //  * P.V accumulates O^T[d][rows] in a [D][64] float tile: fp32 vfmadd231ps (P^T from the
 //    softmax, V[key][d] broadcast), bf16 vdpbf16ps (P and V in key pairs), int8 vpdpbusd (P as
 //    u8 in key quads, V as s8 quads per channel, V packed once per KV head). Register block:
-//    4 lane groups x 4 channels. The alpha/beta rescales are per-lane vector multiplies.
+//    4 lane groups x 4 channels. The alpha/beta rescales are per-lane vector multiplies; the
+//    online rescale O^T *= alpha is applied to P.V's accumulator loads (no pass of its own).
 #include "kernels/avx512/avx512_backend.hpp"
 
 #include <immintrin.h>
