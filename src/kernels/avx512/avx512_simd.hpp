@@ -114,9 +114,10 @@ inline __m512 exp2_of(__m512 x, const FexpaTable& t) {
 }
 
 // u8 probability rint(255 * 2^x) as int32 lanes (0..255). The accurate form skips the zero
-// mask (one instruction of thirteen per 16 scores): below the floor 255 * 2^x rounds to 0
-// anyway, and the NaN of x = -inf converts to INT_MIN, which pack_quad's unsigned saturation
-// makes 0; so lanes below the floor are 0 or INT_MIN here and 0 once packed.
+// mask (one instruction of thirteen per 16 scores): below the floor, masked scores (x = -inf)
+// included, 255 * 2^x comes out 0, and x = NaN (rows that see no key of the P block, whose
+// beta is 0 anyway, and padding rows) converts to INT_MIN, which pack_quad's unsigned
+// saturation makes 0; so such lanes are 0 or INT_MIN here and 0 once packed.
 template <Exp2Kind E, bool NonPositive = false>
 inline __m512i prob_u8(__m512 x, const FexpaTable& t) {
   if constexpr (E == Exp2Kind::Fixed) {
