@@ -431,6 +431,15 @@ struct Kernels : schedule::TransposedState<Kernels> {
         _mm256_store_ps(w.m + kLanes * g, mnew);
       }
       _mm256_store_ps(w.alpha + kLanes * g, alpha);
+      // x = a * t - m rounded in two steps (the product kept apart from the subtraction, not
+      // contracted into an FMA): m is the largest rounded product, so x <= 0 everywhere and
+      // exactly 0 at the maximum, and the exp2 forms need no clamp to 0 (avx512 does the same).
+      const float* t = w.t + kLanes * g;
+      auto x_of = [&](int c, __m256 m) {
+        __m256 s = _mm256_mul_ps(a, _mm256_load_ps(t + c * kBlockRows));
+        __asm__("" : "+x"(s));
+        return _mm256_sub_ps(s, m);
+      };
       __m256 sum = _mm256_setzero_ps();
       if constexpr (PV == PvPrecision::Int8) {
         (void)mt;
@@ -438,12 +447,10 @@ struct Kernels : schedule::TransposedState<Kernels> {
           const __m256 mx = _mm256_load_ps(w.bmax + b * kBlockRows + kLanes * g);
           const __m256 seen = _mm256_cmp_ps(mx, _mm256_set1_ps(kNegInf), _CMP_NEQ_OQ);
           const __m256 mb = _mm256_blendv_ps(_mm256_set1_ps(kNegInf), _mm256_mul_ps(a, mx), seen);
-          const __m256 negm = _mm256_sub_ps(_mm256_setzero_ps(), mb);
           __m256i isum = _mm256_setzero_si256();
           for (int c = c0; c < c1; c += 2) {
-            const __m256i u0 = avx2::prob_u8<E>(_mm256_fmadd_ps(a, _mm256_load_ps(w.t + c * kBlockRows + kLanes * g), negm), tab);
-            const __m256i u1 = c + 1 < c1 ? avx2::prob_u8<E>(_mm256_fmadd_ps(a, _mm256_load_ps(w.t + (c + 1) * kBlockRows + kLanes * g), negm), tab)
-                                          : _mm256_setzero_si256();
+            const __m256i u0 = avx2::prob_u8<E, true>(x_of(c, mb), tab);
+            const __m256i u1 = c + 1 < c1 ? avx2::prob_u8<E, true>(x_of(c + 1, mb), tab) : _mm256_setzero_si256();
             // Values 0..255: the pair is u0 | u1 << 16, and the row sums stay exact in int32.
             _mm256_store_si256(reinterpret_cast<__m256i*>(w.p16 + static_cast<std::size_t>(c / 2) * kBlockRows + kLanes * g),
                                _mm256_or_si256(u0, _mm256_slli_epi32(u1, 16)));
@@ -455,10 +462,9 @@ struct Kernels : schedule::TransposedState<Kernels> {
           sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), beta, sum);
         });
       } else {
-        const __m256 negm = _mm256_sub_ps(_mm256_setzero_ps(), mnew);
         for (int c = 0; c < nc; ++c) {
           float* tc = w.t + c * kBlockRows + kLanes * g;
-          __m256 pv = avx2::exp2_of<E>(_mm256_fmadd_ps(a, _mm256_load_ps(tc), negm), tab);
+          __m256 pv = avx2::exp2_of<E, true>(x_of(c, mnew), tab);
           if constexpr (PV == PvPrecision::Bf16) pv = avx2::round_bf16(pv);  // as the P.V sees it
           _mm256_store_ps(tc, pv);  // P replaces t in place
           sum = _mm256_add_ps(sum, pv);

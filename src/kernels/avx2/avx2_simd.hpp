@@ -76,10 +76,11 @@ inline __m256 scale_by(__m256 y, __m256 t) {
 // p(r) degree-5 Horner with FMA, p * 2^n as an exponent add: bitwise the scalar form compiled
 // with FMA, on [-125, 0]. x > 0 (rounding residue of s - m, which grows with the scores'
 // magnitude) is clamped to 0 as in the scalar form, so P <= 1. `Scale` multiplies the result for free (folded into the coefficients).
-template <int Scale = 1>
+// `NonPositive`: the caller guarantees x <= 0 (the kernels' s - m, see softmax_tile), no clamp.
+template <int Scale = 1, bool NonPositive = false>
 inline __m256 exp2_accurate(__m256 x) {
   constexpr float k = static_cast<float>(Scale);
-  const __m256 xc = _mm256_min_ps(x, _mm256_setzero_ps());  // P <= 1 (NaN: masked below)
+  const __m256 xc = NonPositive ? x : _mm256_min_ps(x, _mm256_setzero_ps());  // P <= 1 (NaN: masked below)
   const __m256 t = _mm256_add_ps(xc, _mm256_set1_ps(kRoundMagic));
   const __m256 r = _mm256_sub_ps(xc, _mm256_sub_ps(t, _mm256_set1_ps(kRoundMagic)));
   __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(k * exp2::kAccC5), r, _mm256_set1_ps(k * exp2::kAccC4));
@@ -107,8 +108,9 @@ struct FexpaTables {
   }
 };
 
+template <bool NonPositive = false>
 inline __m256 exp2_fast(__m256 x, const FexpaTables& tab) {
-  const __m256 xc = _mm256_min_ps(x, _mm256_setzero_ps());  // P <= 1, as in exp2_accurate
+  const __m256 xc = NonPositive ? x : _mm256_min_ps(x, _mm256_setzero_ps());  // P <= 1, as in exp2_accurate
   const __m256i t = _mm256_castps_si256(_mm256_fmadd_ps(xc, _mm256_set1_ps(64.0f), _mm256_set1_ps(kRoundMagic)));
   const __m256 lo = _mm256_permutevar8x32_ps(tab.lo, t);  // index bits 0-2
   const __m256 hi = _mm256_permutevar8x32_ps(tab.hi, _mm256_srli_epi32(t, 3));
@@ -118,8 +120,9 @@ inline __m256 exp2_fast(__m256 x, const FexpaTables& tab) {
 // fixed: Q8.8 in, Q16.16 out, integers only (see exp2::exp2_fixed_q16); vpsrlvd gives 0 for
 // shifts >= 32, which is what the scalar form's clamps and floor give, so only x > 0 is clamped
 // (min with 0 keeps NaN, and cvt turns NaN and -inf into INT_MIN: shift >= 32, result 0).
+template <bool NonPositive = false>
 inline __m256i exp2_fixed_q16(__m256 x) {
-  const __m256 xc = _mm256_min_ps(_mm256_setzero_ps(), x);
+  const __m256 xc = NonPositive ? x : _mm256_min_ps(_mm256_setzero_ps(), x);
   const __m256i xq = _mm256_cvtps_epi32(_mm256_mul_ps(xc, _mm256_set1_ps(256.0f)));
   const __m256i n = _mm256_srai_epi32(xq, 8);
   const __m256i f = _mm256_and_si256(xq, _mm256_set1_epi32(255));
@@ -129,28 +132,29 @@ inline __m256i exp2_fixed_q16(__m256 x) {
   return _mm256_srlv_epi32(mant, _mm256_sub_epi32(_mm256_setzero_si256(), n));
 }
 
+template <bool NonPositive = false>
 inline __m256 exp2_fixed(__m256 x) {
-  return _mm256_mul_ps(_mm256_cvtepi32_ps(exp2_fixed_q16(x)), _mm256_set1_ps(1.0f / 65536.0f));
+  return _mm256_mul_ps(_mm256_cvtepi32_ps(exp2_fixed_q16<NonPositive>(x)), _mm256_set1_ps(1.0f / 65536.0f));
 }
 
-template <Exp2Kind E>
+template <Exp2Kind E, bool NonPositive = false>
 inline __m256 exp2_of(__m256 x, const FexpaTables& t) {
-  if constexpr (E == Exp2Kind::Accurate) return exp2_accurate(x);
-  else if constexpr (E == Exp2Kind::Fast) return exp2_fast(x, t);
-  else return exp2_fixed(x);
+  if constexpr (E == Exp2Kind::Accurate) return exp2_accurate<1, NonPositive>(x);
+  else if constexpr (E == Exp2Kind::Fast) return exp2_fast<NonPositive>(x, t);
+  else return exp2_fixed<NonPositive>(x);
 }
 
 // u8 probability rint(255 * 2^x) as int32 lanes (0..255).
-template <Exp2Kind E>
+template <Exp2Kind E, bool NonPositive = false>
 inline __m256i prob_u8(__m256 x, const FexpaTables& t) {
   if constexpr (E == Exp2Kind::Fixed) {
-    const __m256i q = exp2_fixed_q16(x);
+    const __m256i q = exp2_fixed_q16<NonPositive>(x);
     return _mm256_srli_epi32(_mm256_add_epi32(_mm256_mullo_epi32(q, _mm256_set1_epi32(255)),
                                               _mm256_set1_epi32(32768)), 16);
   } else if constexpr (E == Exp2Kind::Accurate) {
-    return _mm256_cvtps_epi32(exp2_accurate<255>(x));
+    return _mm256_cvtps_epi32(exp2_accurate<255, NonPositive>(x));
   } else {
-    return _mm256_cvtps_epi32(_mm256_mul_ps(exp2_fast(x, t), _mm256_set1_ps(255.0f)));
+    return _mm256_cvtps_epi32(_mm256_mul_ps(exp2_fast<NonPositive>(x, t), _mm256_set1_ps(255.0f)));
   }
 }
 

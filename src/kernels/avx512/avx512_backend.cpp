@@ -14,7 +14,8 @@
 //  * P.V accumulates O^T[d][rows] in a [D][64] float tile: fp32 vfmadd231ps (P^T from the
 //    softmax, V[key][d] broadcast), bf16 vdpbf16ps (P and V in key pairs), int8 vpdpbusd (P as
 //    u8 in key quads, V as s8 quads per channel, V packed once per KV head). Register block:
-//    4 lane groups x 4 channels. The alpha/beta rescales are per-lane vector multiplies.
+//    4 lane groups x 4 channels. The alpha/beta rescales are per-lane vector multiplies; the
+//    online rescale O^T *= alpha is applied to P.V's accumulator loads (no pass of its own).
 #include "kernels/avx512/avx512_backend.hpp"
 
 #include <immintrin.h>
@@ -246,10 +247,18 @@ void tile_max(const Work& w) {
 // P of keys [0, nc) of w.t (global keys [j0, j0 + nc)) against the maximum in w.m (fp32, bf16)
 // or, for int8, each P block's own maximum m_b with beta_b = 2^(m_b - m) / 255, and l = l *
 // alpha + sum(P). Online: first m = max(m, mt), alpha = 2^(m_old - m); with KnownMax m is final
-// and alpha = 1.
+// and alpha = 1. The O^T rescale by alpha is pv_tile's (on its accumulator loads).
+// The exponent is x = a * t - m rounded in two steps, not one FMA: m is a * tmax rounded, and
+// rounding is monotonic, so x <= 0 everywhere and exactly 0 at the maximum (an FMA against the
+// rounded m leaves a residue of up to half an ulp of m either side, which needed a clamp to 0
+// per score and, at scores near 2^30, could push the maximum's P under the fixed form's 2^-16).
+// Per 16 scores (accurate, the default): the load, vmulps, vsubps, the exp2 (rint, r, five
+// FMAs, the floor mask, vscalefps), then fp32: store + add; bf16: half a vcvtne2ps2bf16, vpermw,
+// store and vdpbf16ps sum; int8: vcvtps2dq and a quarter of the quad pack, store and vpdpbusd
+// sum (docs/PERFORMANCE.md counts them from the disassembly).
 template <int M, PvPrecision PV, Exp2Kind E, bool KnownMax>
 void softmax_tile(const Work& w, int64_t j0, int nc, const FexpaTable& tab) {
-  const int pairs = (nc + 1) / 2, quads = (nc + 3) / 4;
+  const int pairs = nc / 2, quads = nc / 4;  // whole ones; a tail follows
   for (int g = 0; g < M; ++g) {
     const __m512 a = _mm512_load_ps(w.a + 16 * g);
     const __m512 mt = _mm512_load_ps(w.mt + 16 * g);
@@ -261,9 +270,17 @@ void softmax_tile(const Work& w, int64_t j0, int nc, const FexpaTable& tab) {
       _mm512_store_ps(w.m + 16 * g, mnew);
     }
     _mm512_store_ps(w.alpha + 16 * g, alpha);
+    // Local pointers: stores through w's arrays could alias w itself for the compiler.
+    const float* t = w.t + 16 * g;
+    // The _round forms are builtins the compiler does not contract into an FMA.
+    auto x_of = [&](int c, __m512 m) {
+      return _mm512_sub_round_ps(_mm512_mul_round_ps(a, _mm512_load_ps(t + c * kBlockRows), _MM_FROUND_CUR_DIRECTION), m,
+                                 _MM_FROUND_CUR_DIRECTION);
+    };
     __m512 sum;
     if constexpr (PV == PvPrecision::Int8) {
       (void)quads;
+      uint8_t* p4 = w.p4 + 16 * g * 4;
       const __m512i ones = _mm512_set1_epi8(1);
       sum = _mm512_setzero_ps();
       // Blocks start at multiples of 4 keys: j0 is (tiles and key blocks are multiples of 4).
@@ -271,19 +288,21 @@ void softmax_tile(const Work& w, int64_t j0, int nc, const FexpaTable& tab) {
         const __m512 mx = _mm512_load_ps(w.bmax + b * kBlockRows + 16 * g);
         const __mmask16 seen = _mm512_cmp_ps_mask(mx, _mm512_set1_ps(kNegInf), _CMP_NEQ_OQ);
         const __m512 mb = _mm512_mask_mul_ps(_mm512_set1_ps(kNegInf), seen, a, mx);
-        const __m512 negm = _mm512_sub_ps(_mm512_setzero_ps(), mb);
+        auto u8_of = [&](int c) { return avx512::prob_u8<E, true>(x_of(c, mb), tab); };
         __m512i isum = _mm512_setzero_si512();
-        for (int c4 = c0 / 4; c4 < (c1 + 3) / 4; ++c4) {
-          __m512i u[4];
-#pragma GCC unroll 4
-          for (int j = 0; j < 4; ++j) {
-            const int c = 4 * c4 + j;
-            u[j] = c < c1 ? avx512::prob_u8<E>(_mm512_fmadd_ps(a, _mm512_load_ps(w.t + c * kBlockRows + 16 * g), negm), tab)
-                          : _mm512_setzero_si512();
-          }
-          const __m512i word = avx512::pack_quad(u[0], u[1], u[2], u[3]);
-          _mm512_store_si512(w.p4 + (static_cast<std::size_t>(c4) * kBlockRows + 16 * g) * 4, word);
+        auto put = [&](int c4, __m512i word) {
+          _mm512_store_si512(p4 + static_cast<std::size_t>(c4) * kBlockRows * 4, word);
           isum = avx512::dpbusd(isum, word, ones);  // the row's four u8 values, summed exactly
+        };
+        const int q0 = c0 / 4, q1 = c1 / 4;
+        for (int c4 = q0; c4 < q1; ++c4) {
+          const int c = 4 * c4;
+          put(c4, avx512::pack_quad(u8_of(c), u8_of(c + 1), u8_of(c + 2), u8_of(c + 3)));
+        }
+        if (4 * q1 < c1) {
+          __m512i u[4];
+          for (int j = 0; j < 4; ++j) u[j] = 4 * q1 + j < c1 ? u8_of(4 * q1 + j) : _mm512_setzero_si512();
+          put(q1, avx512::pack_quad(u[0], u[1], u[2], u[3]));
         }
         // 0 where the row sees no key of the block (2^-inf, and the NaN of -inf - -inf).
         const __m512 beta = _mm512_div_ps(avx512::exp2_accurate(_mm512_sub_ps(mb, mnew)), _mm512_set1_ps(255.0f));
@@ -291,50 +310,76 @@ void softmax_tile(const Work& w, int64_t j0, int nc, const FexpaTable& tab) {
         sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), beta, sum);
       });
     } else if constexpr (PV == PvPrecision::Bf16) {
-      const __m512 negm = _mm512_sub_ps(_mm512_setzero_ps(), mnew);
+      uint16_t* p2 = w.p2 + 16 * g * 2;
       // vcvtne2ps2bf16 puts key c in words 0-15 and key c + 1 in words 16-31; vpermw makes
-      // them [row][2] pairs. The rounded values (as the P.V sees them) come back as floats from
-      // the pair words: low half << 16 is key c, the high half masked is key c + 1.
+      // them [row][2] pairs. Their sum as the P.V sees them (the rounded values): one
+      // vdpbf16ps against bf16 ones, exact products summed in fp32.
       const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23,
                                            7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-      const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+      const __m512bh ones = (__m512bh)_mm512_set1_epi16(0x3F80);
+      __m512 sum2 = _mm512_setzero_ps();  // two chains: vdpbf16ps latency
       sum = _mm512_setzero_ps();
-      for (int cp = 0; cp < pairs; ++cp) {
-        const int c = 2 * cp;
-        const __m512 p0 = avx512::exp2_of<E>(_mm512_fmadd_ps(a, _mm512_load_ps(w.t + c * kBlockRows + 16 * g), negm), tab);
-        __m512 p1 = _mm512_setzero_ps();
-        if (c + 1 < nc)
-          p1 = avx512::exp2_of<E>(_mm512_fmadd_ps(a, _mm512_load_ps(w.t + (c + 1) * kBlockRows + 16 * g), negm), tab);
+      auto put = [&](int cp, __m512 p0, __m512 p1, __m512& s) {
         const __m512i pair = _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(p1, p0));
-        _mm512_store_si512(w.p2 + (static_cast<std::size_t>(cp) * kBlockRows + 16 * g) * 2, pair);
-        sum = _mm512_add_ps(sum, _mm512_castsi512_ps(_mm512_slli_epi32(pair, 16)));
-        sum = _mm512_add_ps(sum, _mm512_castsi512_ps(_mm512_and_si512(pair, high)));
+        _mm512_store_si512(p2 + static_cast<std::size_t>(cp) * kBlockRows * 2, pair);
+        s = avx512::dpbf16(s, (__m512bh)pair, ones);
+      };
+      auto p_of = [&](int c) { return avx512::exp2_of<E, true>(x_of(c, mnew), tab); };
+      int cp = 0;
+      for (; cp + 2 <= pairs; cp += 2) {
+        put(cp, p_of(2 * cp), p_of(2 * cp + 1), sum);
+        put(cp + 1, p_of(2 * cp + 2), p_of(2 * cp + 3), sum2);
       }
+      if (cp < pairs) put(cp, p_of(2 * cp), p_of(2 * cp + 1), sum);
+      if (nc % 2) put(pairs, p_of(nc - 1), _mm512_setzero_ps(), sum2);
+      sum = _mm512_add_ps(sum, sum2);
     } else {
-      const __m512 negm = _mm512_sub_ps(_mm512_setzero_ps(), mnew);
+      (void)pairs;
+      float* tw = w.t + 16 * g;
+      __m512 sum2 = _mm512_setzero_ps();
       sum = _mm512_setzero_ps();
-      for (int c = 0; c < nc; ++c) {
-        float* tc = w.t + c * kBlockRows + 16 * g;
-        const __m512 pv = avx512::exp2_of<E>(_mm512_fmadd_ps(a, _mm512_load_ps(tc), negm), tab);
-        _mm512_store_ps(tc, pv);  // P replaces t in place
-        sum = _mm512_add_ps(sum, pv);
+      int c = 0;
+      for (; c + 2 <= nc; c += 2) {
+        const __m512 p0 = avx512::exp2_of<E, true>(x_of(c, mnew), tab);
+        const __m512 p1 = avx512::exp2_of<E, true>(x_of(c + 1, mnew), tab);
+        _mm512_store_ps(tw + c * kBlockRows, p0);  // P replaces t in place
+        _mm512_store_ps(tw + (c + 1) * kBlockRows, p1);
+        sum = _mm512_add_ps(sum, p0);
+        sum2 = _mm512_add_ps(sum2, p1);
       }
+      if (c < nc) {
+        const __m512 p0 = avx512::exp2_of<E, true>(x_of(c, mnew), tab);
+        _mm512_store_ps(tw + c * kBlockRows, p0);
+        sum = _mm512_add_ps(sum, p0);
+      }
+      sum = _mm512_add_ps(sum, sum2);
     }
     const __m512 l = _mm512_load_ps(w.l + 16 * g);
     _mm512_store_ps(w.l + 16 * g, _mm512_fmadd_ps(l, alpha, sum));
   }
 }
 
-// O^T *= alpha in the lane groups where some row's maximum moved.
+// O^T *= alpha is fused into pv_tile's accumulator loads (one pass over O^T less per tile).
 template <int M>
 void rescale(const Work& w, int d) {
+  (void)w;
+  (void)d;
+}
+
+// Whether some row's alpha is not 1 (O^T needs the rescale this tile).
+template <int M>
+bool maximum_moved(const Work& w) {
+  __mmask16 moved = 0;
 #pragma GCC unroll 4
-  for (int m = 0; m < M; ++m) {
-    const __m512 alpha = _mm512_load_ps(w.alpha + 16 * m);
-    if (!_mm512_cmp_ps_mask(alpha, _mm512_set1_ps(1.0f), _CMP_NEQ_UQ)) continue;
-    float* o = w.ot + 16 * m;
-    for (int x = 0; x < d; ++x, o += kBlockRows) _mm512_store_ps(o, _mm512_mul_ps(_mm512_load_ps(o), alpha));
-  }
+  for (int m = 0; m < M; ++m) moved |= _mm512_cmp_ps_mask(_mm512_load_ps(w.alpha + 16 * m), _mm512_set1_ps(1.0f), _CMP_NEQ_UQ);
+  return moved != 0;
+}
+
+// O^T values of lane group m times its alpha where the maximum moved. alpha is loaded at each
+// use, not held in registers over the P.V (they are all taken by its accumulators).
+inline __m512 rescaled(const float* ot, const Work& w, int m, bool moved) {
+  const __m512 o = _mm512_load_ps(ot);
+  return moved ? _mm512_mul_ps(o, _mm512_load_ps(w.alpha + 16 * m)) : o;
 }
 
 // O^T += P . V for keys [jrel, jrel + nc) of the block (P from column 0 of the work buffers).
@@ -342,6 +387,7 @@ template <int M, PvPrecision PV>
 void pv_tile(const AttnParams& p, const KvBlock& kv, const PackedKv& pk, int64_t jrel, int nc,
              const Work& w) {
   const int d = p.d;
+  const bool moved = maximum_moved<M>(w);  // the online rescale O^T *= alpha, fused here
   for (int x0 = 0; x0 < d; x0 += kPvCols) {
     if constexpr (PV == PvPrecision::Int8) {
       // int32 sums of each P block, weighted by that block's beta into float sums held in
@@ -384,7 +430,7 @@ void pv_tile(const AttnParams& p, const KvBlock& kv, const PackedKv& pk, int64_t
 #pragma GCC unroll 4
           for (int m = 0; m < M; ++m) {
             float* ot = w.ot + static_cast<std::size_t>(x1 + j) * kBlockRows + 16 * m;
-            _mm512_store_ps(ot, _mm512_fmadd_ps(o[m][j], vs, _mm512_load_ps(ot)));
+            _mm512_store_ps(ot, _mm512_fmadd_ps(o[m][j], vs, rescaled(ot, w, m, moved)));
           }
         }
       }
@@ -393,8 +439,9 @@ void pv_tile(const AttnParams& p, const KvBlock& kv, const PackedKv& pk, int64_t
 #pragma GCC unroll 4
       for (int m = 0; m < M; ++m)
 #pragma GCC unroll 4
-        for (int j = 0; j < kPvCols; ++j)
-          acc[m][j] = _mm512_load_ps(w.ot + static_cast<std::size_t>(x0 + j) * kBlockRows + 16 * m);
+        for (int j = 0; j < kPvCols; ++j) {
+          acc[m][j] = rescaled(w.ot + static_cast<std::size_t>(x0 + j) * kBlockRows + 16 * m, w, m, moved);
+        }
       if constexpr (PV == PvPrecision::Bf16) {
         const int pairs = (nc + 1) / 2;
         const uint16_t* v2 = pk.v2 + ((jrel / 2) * d + x0) * 2;

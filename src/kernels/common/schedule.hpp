@@ -19,7 +19,8 @@
 //   softmax_tile<M, PV, E, KnownMax>(w, j0, nc, consts)  P of keys [j0, j0 + nc), l, alpha
 //                                                (and the int8 P blocks' beta); online unless
 //                                                KnownMax (m final, alpha = 1)
-//   rescale<M>(w, d)                             O *= alpha where a row's maximum moved
+//   rescale<M>(w, d)                             O *= alpha where a row's maximum moved (or
+//                                                nothing, where pv_tile applies w.alpha: avx512)
 //   pv_tile<M, PV>(p, kv, pk, jrel, nc, w)       O += P . V for keys [jrel, jrel + nc) of kv
 //   chunk(w, key0, j) -> Work                    w with its P buffers (and int8 P factors)
 //                                                starting at key key0 + j of a P run from key0
