@@ -44,6 +44,21 @@ struct Vec {
     const I r = _mm256_cvttps_epi32(_mm256_round_ps(_mm256_mul_ps(x, inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     return _mm256_min_epi32(_mm256_max_epi32(r, _mm256_set1_epi32(-127)), _mm256_set1_epi32(127));
   }
+  // rint(x * inv) without the clamp, for store_s8x4 (which clamps).
+  static I round(F x, F inv) {
+    return _mm256_cvttps_epi32(_mm256_round_ps(_mm256_mul_ps(x, inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  // Four vectors of round() as 32 int8 clamped to [-127, 127], a's 8 first; sum += the values.
+  // Saturating packs (int32 -> int16 -> int8, lane by lane) then one dword permutation.
+  static void store_s8x4(int8_t* p, I a, I b, I c, I d, I& sum) {
+    // After the packs, dword 4 h + s holds channels 4 h .. 4 h + 3 of vector s.
+    const I idx = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    const I bytes = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+    const I q = _mm256_max_epi8(_mm256_permutevar8x32_epi32(bytes, idx), _mm256_set1_epi8(-127));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), q);
+    const I pairs = _mm256_maddubs_epi16(_mm256_set1_epi8(1), q);  // exact: |pair sum| <= 254
+    sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+  }
   static I izero() { return _mm256_setzero_si256(); }
   static I iadd(I a, I b) { return _mm256_add_epi32(a, b); }
   static int32_t hsum(I x) {

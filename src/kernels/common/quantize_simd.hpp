@@ -22,8 +22,9 @@
 // V provides kLanes, kMaxRowRegs, F (kLanes floats), I (kLanes int32), D (kDLanes doubles),
 // kDRegs (double accumulators kept in registers), and
 //   load, store, set1, zero, add, sub, mul, abs_max(m, x) = max(m, |x|), hmax,
-//   encode(x, inv) = rint(x * inv) clamped to [-127, 127] as int32, izero, iadd, hsum,
-//   store_s8 (kLanes bytes), Butterflies and butterflies(x, b) (levels h < kLanes of the
+//   encode(x, inv) = rint(x * inv) clamped to [-127, 127] as int32, round(x, inv) = the same
+//   unclamped, izero, iadd, hsum, store_s8 (kLanes bytes), store_s8x4(p, a, b, c, d, sum) (four
+//   vectors of round() as 4 kLanes bytes clamped to [-127, 127], their sum added to sum), Butterflies and butterflies(x, b) (levels h < kLanes of the
 //   transform inside one vector), dzero, dload, dstore, dadd, dwiden (kDLanes floats as doubles).
 //
 // Everything sits in an unnamed namespace: each ISA library compiles its own copy.
@@ -156,7 +157,11 @@ int32_t encode_values(const float* x, int n, float amax, int8_t* q) {
   }
   const typename V::F vinv = V::set1(inv);  // 0 for amax = 0: every value encodes to 0
   typename V::I sum = V::izero();
-  for (int i = 0; i < n; i += V::kLanes) {
+  int i = 0;
+  for (; i + 4 * V::kLanes <= n; i += 4 * V::kLanes)
+    V::store_s8x4(q + i, V::round(V::load(x + i), vinv), V::round(V::load(x + i + V::kLanes), vinv),
+                  V::round(V::load(x + i + 2 * V::kLanes), vinv), V::round(V::load(x + i + 3 * V::kLanes), vinv), sum);
+  for (; i < n; i += V::kLanes) {
     const typename V::I e = V::encode(V::load(x + i), vinv);
     V::store_s8(q + i, e);
     sum = V::iadd(sum, e);
@@ -215,14 +220,13 @@ void rows_per_token_regs(const float* x, int64_t rows, const float* mean, int8_t
       for (int i = 0; i < NV; ++i) V::store(tmp + i * V::kLanes, v[i]);
       s = encode_values<V>(tmp, d, amax, qr);
     } else {
+      static_assert(NV % 4 == 0, "rows in registers are whole groups of four vectors");
       const typename V::F vinv = V::set1(inv);
       typename V::I acc = V::izero();
-#pragma GCC unroll 16
-      for (int i = 0; i < NV; ++i) {
-        const typename V::I e = V::encode(v[i], vinv);
-        V::store_s8(qr + i * V::kLanes, e);
-        acc = V::iadd(acc, e);
-      }
+#pragma GCC unroll 4
+      for (int i = 0; i < NV; i += 4)
+        V::store_s8x4(qr + i * V::kLanes, V::round(v[i], vinv), V::round(v[i + 1], vinv), V::round(v[i + 2], vinv),
+                      V::round(v[i + 3], vinv), acc);
       s = V::hsum(acc);
     }
     scale[r] = amax / 127.0f;
