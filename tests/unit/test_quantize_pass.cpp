@@ -71,7 +71,8 @@ Inputs make_inputs(const Case& c, bool constant_k, uint32_t seed) {
 
 template <class T>
 bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+  // (memcmp must not see the null data() of an empty vector: no packed layout)
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
 }
 
 // Where two byte strings first differ (for the failure message).
