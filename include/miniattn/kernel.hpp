@@ -40,6 +40,26 @@ struct KvBlock {
   const std::byte* packed = nullptr;  // the backend's own layout, from pack_kv (may be null)
 };
 
+// The float K/V of one K/V block (keys [0, n), row stride d) and what quantising it needs from
+// its whole KV head (Backend::kv_stats over every key of the head).
+struct KvSource {
+  int64_t n = 0;                    // keys of the block: the extent of its packed layout
+  const float* k = nullptr;         // n x d
+  const float* v = nullptr;         // n x d
+  const float* k_mean = nullptr;    // d: K smoothing's channel means; null: no smoothing
+  const float* v_absmax = nullptr;  // d: max |V| per channel over the head (pv = int8)
+};
+
+// Where Backend::quantize_kv writes a block's keys: the KvBlock arrays (keys [0, n) of the
+// block) and the backend's packed layout (packed_kv_bytes(p, n) bytes, 64-byte aligned).
+struct KvTarget {
+  int8_t* k8 = nullptr;         // n x d
+  float* k_scale = nullptr;     // n
+  uint16_t* v_bf16 = nullptr;   // n x d (pv = bf16); null: not kept
+  int8_t* v8 = nullptr;         // n x d (pv = int8); null: not kept
+  std::byte* packed = nullptr;  // null when packed_kv_bytes is 0
+};
+
 // Online-softmax state of a tile's rows. m is the running maximum of the scores in base-2
 // units (score * scale * log2 e), l the running sum of 2^(s - m), and O = acc / l once every
 // key has been seen. A row that has seen no key has m = -inf, l = 0, acc = 0.
@@ -80,6 +100,28 @@ class Backend {
   // Bytes of the backend's own K/V layout for n keys; 0 means attend reads KvBlock's arrays.
   virtual std::size_t packed_kv_bytes(const AttnParams& p, int64_t n) const { return 0; }
   virtual void pack_kv(const AttnParams& p, const KvBlock& kv, std::byte* dst) const {}
+
+  // Quantisation: the int8 (and bf16) operands, bitwise equal to the scalar definition in
+  // kernels/common/quantize.hpp, which the defaults run. Called concurrently on disjoint rows.
+  //
+  // Statistics of keys [0, n) of a KV head, accumulated over calls: k_sum[c] += K[j][c] in double
+  // in key order (quant::k_channel_sum), v_absmax[c] = max(v_absmax[c], |V[j][c]|); either may be
+  // null (not wanted).
+  virtual void kv_stats(const AttnParams& p, const float* k, const float* v, int64_t n, double* k_sum,
+                        float* v_absmax) const;
+  // Keys [j0, j0 + n) of the block src (j0 and n multiples of kKeyQuantBlock, except n for the
+  // range that ends the block): K smoothed, rotated and quantised into dst.k8 and dst.k_scale, V
+  // as the P.V reads it (dst.v_bf16, dst.v8 where not null), and where quantize_writes_packed()
+  // their part of the packed layout at dst.packed, in the same pass.
+  virtual void quantize_kv(const AttnParams& p, const KvSource& src, int64_t j0, int64_t n,
+                           const KvTarget& dst) const;
+  // True when quantize_kv writes the packed layout, so that no pack_kv pass follows, and attend
+  // reads V only from the packed layout (fp32: KvBlock::v): v_bf16 and v8 need not be kept.
+  virtual bool quantize_writes_packed() const { return false; }
+  // One query tile of `rows` rows: q8 and q_scale (quant::quantize_q_tile), and where k_mean is
+  // not null K smoothing's LSE term of each row (quant::smoothing_lse_shift) into lse_shift.
+  virtual void quantize_q(const AttnParams& p, const float* q, int rows, const float* k_mean, int8_t* q8,
+                          float* q_scale, float* lse_shift) const;
 
   // Per-thread scratch that attend needs for one tile against up to n keys.
   virtual std::size_t scratch_bytes(const AttnParams& p, int64_t n) const = 0;

@@ -100,12 +100,15 @@ MemoryEstimate estimate_rank_memory(const Backend& backend, const AttnParams& p,
 
   std::size_t kv_quantised = 0;  // quantised K (and V) of the keys held, with scales
   if (backend.quantized()) {
+    // V unpacked (bf16 or int8) only for backends that do not quantise into their packed layout.
+    const bool unpacked_v = !backend.quantize_writes_packed();
     m.quantised = r * (d + 4) + groups * d * 4 + (p.smooth_k ? r * 4 : 0);  // + LSE shifts
+    if (p.smooth_k && !ring) m.quantised += groups * d * 8;                 // CpuExecutor's K sums
     kv_quantised = keys * (d + 4);
-    if (p.pv == PvPrecision::Bf16) kv_quantised += keys * d * 2;
+    if (p.pv == PvPrecision::Bf16 && unpacked_v) kv_quantised += keys * d * 2;
     if (p.pv == PvPrecision::Int8) {
-      kv_quantised += keys * d;
-      m.quantised += groups * d * 4;
+      if (unpacked_v) kv_quantised += keys * d;
+      m.quantised += groups * d * 4 * (ring ? 1 : 2);  // V scales (and CpuExecutor's V maxima)
     }
   }
   const std::size_t packed = round64(backend.packed_kv_bytes(p, head_keys)) * groups;

@@ -11,6 +11,9 @@ namespace {
 
 // Keys per parallel task when quantising K and V: a multiple of the K quantisation block.
 constexpr int64_t kQuantChunk = 4 * kKeyQuantBlock;
+// Float K and V quantised per batch of KV heads: a part of the L3 cache (32 MiB on the
+// development machine), so that the batch is still there for its second read.
+constexpr std::size_t kQuantBatchBytes = std::size_t{8} << 20;
 
 std::size_t round64(std::size_t n) { return (n + 63) / 64 * 64; }
 
@@ -29,10 +32,16 @@ CpuExecutor::CpuExecutor(const Backend& backend, const AttnParams& p, const Deco
     k8_ = HostView<int8_t**>("miniattn::k8", keys, d);
     k_scale_ = HostView<float*>("miniattn::k_scale", keys);
     k_mean_ = HostView<float**>("miniattn::k_mean", groups, d);
-    if (p.smooth_k) lse_shift_ = HostView<float*>("miniattn::lse_shift", rows);
-    if (p.pv == PvPrecision::Bf16) v_bf16_ = HostView<uint16_t**>("miniattn::v_bf16", keys, d);
+    if (p.smooth_k) {
+      k_sum_ = HostView<double**>("miniattn::k_sum", groups, d);
+      lse_shift_ = HostView<float*>("miniattn::lse_shift", rows);
+    }
+    // A backend that quantises straight into its packed layout reads V from there only.
+    const bool unpacked_v = !backend.quantize_writes_packed();
+    if (p.pv == PvPrecision::Bf16 && unpacked_v) v_bf16_ = HostView<uint16_t**>("miniattn::v_bf16", keys, d);
     if (p.pv == PvPrecision::Int8) {
-      v8_ = HostView<int8_t**>("miniattn::v8", keys, d);
+      if (unpacked_v) v8_ = HostView<int8_t**>("miniattn::v8", keys, d);
+      v_absmax_ = HostView<float**>("miniattn::v_absmax", groups, d);
       v_scale_ = HostView<float**>("miniattn::v_scale", groups, d);
     }
   }
@@ -43,8 +52,9 @@ CpuExecutor::CpuExecutor(const Backend& backend, const AttnParams& p, const Deco
   state_ = HostView<float**>("miniattn::row_state", slots, static_cast<std::size_t>(p.tile.q) * (2 + d));
   cycles_ = HostView<TileCycles*>("miniattn::tile_cycles", slots);
   for (std::size_t b : {view_bytes(q8_), view_bytes(q_scale_), view_bytes(lse_shift_), view_bytes(k8_),
-                        view_bytes(k_scale_), view_bytes(k_mean_), view_bytes(v_bf16_), view_bytes(v8_),
-                        view_bytes(v_scale_), view_bytes(packed_), view_bytes(scratch_), view_bytes(state_)})
+                        view_bytes(k_scale_), view_bytes(k_mean_), view_bytes(k_sum_), view_bytes(v_bf16_),
+                        view_bytes(v8_), view_bytes(v_absmax_), view_bytes(v_scale_), view_bytes(packed_),
+                        view_bytes(scratch_), view_bytes(state_)})
     bytes_ += b;
 }
 
@@ -59,11 +69,9 @@ KvBlock CpuExecutor::kv_block(int64_t group) const {
   if (backend_.quantized()) {
     kv.k8 = &k8_(key, 0);
     kv.k_scale = &k_scale_(key);
-    if (p_.pv == PvPrecision::Bf16) kv.v_bf16 = &v_bf16_(key, 0);
-    if (p_.pv == PvPrecision::Int8) {
-      kv.v8 = &v8_(key, 0);
-      kv.v_scale = &v_scale_(g, 0);
-    }
+    if (v_bf16_.data()) kv.v_bf16 = &v_bf16_(key, 0);
+    if (v8_.data()) kv.v8 = &v8_(key, 0);
+    if (p_.pv == PvPrecision::Int8) kv.v_scale = &v_scale_(g, 0);
   }
   if (packed_.extent(1) > 0) kv.packed = &packed_(g, 0);
   return kv;
@@ -72,39 +80,62 @@ KvBlock CpuExecutor::kv_block(int64_t group) const {
 void CpuExecutor::quantize() {
   const int d = p_.d;
   const int64_t ngroups = slice_.groups.size();
+  const bool int8_v = p_.pv == PvPrecision::Int8;
 
-  // K smoothing means (sequential over keys inside a head, so independent of threads), and
-  // the per-channel V scales of the int8 P.V.
-  parallel_items("miniattn::quantize_kv_stats", ngroups, workers_, [&](int64_t g) {
-    const std::size_t off = static_cast<std::size_t>(g * p_.lk) * d;
-    if (p_.smooth_k) quant::k_channel_mean(slice_.k + off, p_.lk, d, &k_mean_(g, 0));
-    if (p_.pv == PvPrecision::Int8)
-      quant::quantize_v_per_channel(slice_.v + off, p_.lk, d, &v8_(g * p_.lk, 0), &v_scale_(g, 0));
-  });
+  // K and V a batch of KV heads at a time, statistics then the quantisation, so that the second
+  // read of a head's K and V comes from the cache rather than from memory (with all heads' stats
+  // first, H = 8 at L = 4096 reads 32 MiB before coming back to head 0). A batch is at least one
+  // head per thread, else as many heads as fit kQuantBatchBytes of float K and V.
+  const std::size_t head_bytes = static_cast<std::size_t>(p_.lk) * d * 2 * sizeof(float);
+  const int64_t batch = std::max<int64_t>(
+      workers_, static_cast<int64_t>(kQuantBatchBytes / std::max<std::size_t>(head_bytes, 1)));
+  const int64_t chunks = (p_.lk + kQuantChunk - 1) / kQuantChunk;
+  for (int64_t g0 = 0; g0 < ngroups; g0 += batch) {
+    const int64_t nb = std::min(batch, ngroups - g0);
+    // K smoothing means (sums over keys in key order inside a head, so independent of threads),
+    // and the channel maxima that give the int8 V scales.
+    parallel_items("miniattn::quantize_kv_stats", nb, workers_, [&](int64_t i) {
+      const int64_t g = g0 + i;
+      const std::size_t off = static_cast<std::size_t>(g * p_.lk) * d;
+      double* sum = p_.smooth_k ? &k_sum_(g, 0) : nullptr;
+      float* vmax = int8_v ? &v_absmax_(g, 0) : nullptr;
+      if (sum) std::fill(sum, sum + d, 0.0);
+      if (vmax) std::fill(vmax, vmax + d, 0.0f);
+      backend_.kv_stats(p_, slice_.k + off, slice_.v + off, p_.lk, sum, vmax);
+      if (sum) quant::k_mean_from_sum(sum, p_.lk, d, &k_mean_(g, 0));
+      if (vmax) quant::v_channel_scales(vmax, d, &v_scale_(g, 0));
+    });
+
+    // K and V in chunks of keys aligned to the K quantisation block, into the arrays the
+    // kernels read (and the packed layout, for backends that write it here).
+    parallel_items("miniattn::quantize_kv", nb * chunks, workers_, [&](int64_t t) {
+      const int64_t g = g0 + t / chunks;
+      const int64_t j0 = (t % chunks) * kQuantChunk;
+      const int64_t key = g * p_.lk;
+      KvSource src;
+      src.n = p_.lk;
+      src.k = slice_.k + key * d;
+      src.v = slice_.v + key * d;
+      src.k_mean = p_.smooth_k ? &k_mean_(g, 0) : nullptr;
+      src.v_absmax = int8_v ? &v_absmax_(g, 0) : nullptr;
+      KvTarget dst;
+      dst.k8 = &k8_(key, 0);
+      dst.k_scale = &k_scale_(key);
+      if (v_bf16_.data()) dst.v_bf16 = &v_bf16_(key, 0);
+      if (v8_.data()) dst.v8 = &v8_(key, 0);
+      if (packed_.extent(1) > 0) dst.packed = &packed_(g, 0);
+      backend_.quantize_kv(p_, src, j0, std::min(kQuantChunk, p_.lk - j0), dst);
+    });
+  }
 
   // Q: one task per work item (per_block scales are per query tile), and the LSE term that K
-  // smoothing takes out of its rows' scores.
+  // smoothing takes out of its rows' scores (from the K means above).
   parallel_items("miniattn::quantize_q", slice_.items.size(), workers_, [&](int64_t i) {
     const WorkItem w = dec_.item(slice_.items.begin + i);
     const int64_t row = (w.b * p_.heads + w.h) * p_.lq + w.row0 - slice_.rows.begin;
-    quant::quantize_q_tile(quant::qk_quant(p_), slice_.q + row * d, w.rows, d, &q8_(row, 0), &q_scale_(row));
-    if (p_.smooth_k) {
-      const int64_t g = w.b * p_.kv_heads + p_.kv_head_of(w.h) - slice_.groups.begin;
-      quant::smoothing_lse_shift(slice_.q + row * d, w.rows, d, &k_mean_(g, 0), p_.scale, &lse_shift_(row));
-    }
-  });
-
-  // K (and bf16 V) in chunks of keys aligned to the K quantisation block.
-  const int64_t chunks = (p_.lk + kQuantChunk - 1) / kQuantChunk;
-  parallel_items("miniattn::quantize_k", ngroups * chunks, workers_, [&](int64_t t) {
-    const int64_t g = t / chunks;
-    const int64_t j0 = (t % chunks) * kQuantChunk;
-    const int64_t n = std::min(kQuantChunk, p_.lk - j0);
-    const int64_t key = g * p_.lk + j0;
-    quant::quantize_k(quant::qk_quant(p_), slice_.k + key * d, n, d, p_.smooth_k ? &k_mean_(g, 0) : nullptr,
-                      &k8_(key, 0), &k_scale_(key));
-    if (p_.pv == PvPrecision::Bf16)
-      quant::v_to_bf16(slice_.v + key * d, static_cast<std::size_t>(n) * d, &v_bf16_(key, 0));
+    const int64_t g = w.b * p_.kv_heads + p_.kv_head_of(w.h) - slice_.groups.begin;
+    backend_.quantize_q(p_, slice_.q + row * d, w.rows, p_.smooth_k ? &k_mean_(g, 0) : nullptr, &q8_(row, 0),
+                        &q_scale_(row), p_.smooth_k ? &lse_shift_(row) : nullptr);
   });
 }
 
@@ -155,7 +186,7 @@ double CpuExecutor::run(PhaseSeconds& phases) {
     ScopedPhase t(phases, Phase::Quantize);
     quantize();
   }
-  if (packed_.extent(1) > 0) {
+  if (packed_.extent(1) > 0 && !backend_.quantize_writes_packed()) {
     ScopedPhase t(phases, Phase::Pack);
     pack();
   }

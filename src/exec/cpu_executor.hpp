@@ -1,5 +1,6 @@
 // One rank's attention run on a CPU backend, as labelled Kokkos kernels on the host execution
-// space: quantise Q/K/V (miniattn::quantize_*), pack K/V once per KV head (miniattn::pack_kv),
+// space: quantise Q/K/V (miniattn::quantize_*: the backend's one pass per tensor, which writes
+// its packed K/V layout directly where it can), else pack K/V once per KV head (miniattn::pack_kv),
 // then the rank's work items over the threads (miniattn::attend, dynamic schedule), each item's
 // rows computed by one thread with a fixed tile order, so O does not depend on the rank or
 // thread count. Every buffer is a host View made once; per-thread scratch is a slot of a View
@@ -67,8 +68,10 @@ class CpuExecutor final : public RankExecutor {
   HostView<int8_t**> k8_;         // keys (groups x lk) x d
   HostView<float*> k_scale_;      // keys
   HostView<float**> k_mean_;      // groups x d
-  HostView<uint16_t**> v_bf16_;   // keys x d (bf16 P.V)
-  HostView<int8_t**> v8_;         // keys x d (int8 P.V)
+  HostView<double**> k_sum_;      // groups x d: K's channel sums (smooth_k)
+  HostView<uint16_t**> v_bf16_;   // keys x d (bf16 P.V; where the backend reads it)
+  HostView<int8_t**> v8_;         // keys x d (int8 P.V; where the backend reads it)
+  HostView<float**> v_absmax_;    // groups x d (int8 P.V)
   HostView<float**> v_scale_;     // groups x d (int8 P.V)
   HostView<std::byte**> packed_;  // groups x the backend's packed K/V bytes
 

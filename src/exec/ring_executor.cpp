@@ -191,11 +191,13 @@ RingExecutor::ShardLayout RingExecutor::layout_of(int ring_rank) const {
       s.n = c.size();
       const std::size_t n = static_cast<std::size_t>(s.n);
       if (backend_.quantized()) {
+        // V travels in the packed layout alone where the backend quantises straight into it.
+        const bool unpacked_v = !backend_.quantize_writes_packed();
         s.k8 = take(n * d);
         s.k_scale = take(n * sizeof(float));
         if (p_.pv == PvPrecision::Fp32) s.v = take(n * d * sizeof(float));
-        if (p_.pv == PvPrecision::Bf16) s.v_bf16 = take(n * d * sizeof(uint16_t));
-        if (p_.pv == PvPrecision::Int8) s.v8 = take(n * d);
+        if (p_.pv == PvPrecision::Bf16 && unpacked_v) s.v_bf16 = take(n * d * sizeof(uint16_t));
+        if (p_.pv == PvPrecision::Int8 && unpacked_v) s.v8 = take(n * d);
       } else {
         s.k = take(n * d * sizeof(float));
         s.v = take(n * d * sizeof(float));
@@ -214,10 +216,11 @@ KvBlock RingExecutor::block(const Section& s, const std::byte* base) const {
   if (backend_.quantized()) {
     kv.k8 = reinterpret_cast<const int8_t*>(base + s.k8);
     kv.k_scale = reinterpret_cast<const float*>(base + s.k_scale);
+    const bool unpacked_v = !backend_.quantize_writes_packed();
     if (p_.pv == PvPrecision::Fp32) kv.v = reinterpret_cast<const float*>(base + s.v);
-    if (p_.pv == PvPrecision::Bf16) kv.v_bf16 = reinterpret_cast<const uint16_t*>(base + s.v_bf16);
+    if (p_.pv == PvPrecision::Bf16 && unpacked_v) kv.v_bf16 = reinterpret_cast<const uint16_t*>(base + s.v_bf16);
     if (p_.pv == PvPrecision::Int8) {
-      kv.v8 = reinterpret_cast<const int8_t*>(base + s.v8);
+      if (unpacked_v) kv.v8 = reinterpret_cast<const int8_t*>(base + s.v8);
       kv.v_scale = v_scale_.data() + s.group * p_.d;
     }
   } else {
@@ -248,7 +251,7 @@ double RingExecutor::run(PhaseSeconds& phases) {
       std::memcpy(shard_[0].data() + s.v, slice_.v + local * p_.d, n * sizeof(float));
     }
   }
-  if (backend_.packed_kv_bytes(p_, p_.tile.kv) > 0) {
+  if (backend_.packed_kv_bytes(p_, p_.tile.kv) > 0 && !backend_.quantize_writes_packed()) {
     ScopedPhase t(phases, Phase::Pack);
     pack();
   }
@@ -277,8 +280,8 @@ void RingExecutor::quantize(PhaseSeconds& phases) {
       for (int c = 0; c < chunks_per_group_; ++c) {
         const Section& s = own.sections[g * chunks_per_group_ + c];
         if (s.n == 0) continue;
-        if (p_.smooth_k) quant::k_channel_sum(src(s, slice_.k), s.n, d, ksum.data() + g * d);
-        if (!vmax.empty()) quant::v_channel_absmax(src(s, slice_.v), s.n, d, vmax.data() + g * d);
+        backend_.kv_stats(p_, src(s, slice_.k), src(s, slice_.v), s.n, ksum.empty() ? nullptr : ksum.data() + g * d,
+                          vmax.empty() ? nullptr : vmax.data() + g * d);
       }
     });
     const double t0 = wall_seconds();
@@ -286,20 +289,15 @@ void RingExecutor::quantize(PhaseSeconds& phases) {
     if (!vmax.empty()) ring_->max_inplace(vmax.data(), static_cast<int>(gd));
     comm_seconds = wall_seconds() - t0;
     // As quant::k_channel_mean does with the sum of one rank.
-    for (std::size_t i = 0; i < ksum.size(); ++i)
-      k_mean_.data()[i] = static_cast<float>(ksum[i] / static_cast<double>(p_.lk));
-    for (int64_t g = 0; g < ng && !vmax.empty(); ++g)  // the scales alone (no keys)
-      quant::quantize_v_with_absmax(nullptr, 0, d, vmax.data() + g * d, nullptr, &v_scale_(g, 0));
+    for (int64_t g = 0; g < ng && !ksum.empty(); ++g) quant::k_mean_from_sum(ksum.data() + g * d, p_.lk, d, &k_mean_(g, 0));
+    for (int64_t g = 0; g < ng && !vmax.empty(); ++g) quant::v_channel_scales(vmax.data() + g * d, d, &v_scale_(g, 0));
 
     // Q, and the LSE term of the ring's global K mean.
     Kokkos::parallel_for("miniattn::quantize_q", dynamic_items(static_cast<int64_t>(items_.size())),
                          [&](int64_t i) {
       const int64_t row = item_row_[i];
-      quant::quantize_q_tile(quant::qk_quant(p_), slice_.q + row * d, items_[i].rows, d, &q8_(row, 0),
-                             &q_scale_(row));
-      if (p_.smooth_k)
-        quant::smoothing_lse_shift(slice_.q + row * d, items_[i].rows, d, &k_mean_(item_group_[i], 0),
-                                   p_.scale, &lse_shift_(row));
+      backend_.quantize_q(p_, slice_.q + row * d, items_[i].rows, p_.smooth_k ? &k_mean_(item_group_[i], 0) : nullptr,
+                          &q8_(row, 0), &q_scale_(row), p_.smooth_k ? &lse_shift_(row) : nullptr);
     });
 
     // The shard, in chunks of keys aligned to the K quantisation block (chunks start at
@@ -313,24 +311,27 @@ void RingExecutor::quantize(PhaseSeconds& phases) {
       for (int64_t j0 = 0; j0 < s.n; j0 += kQuantChunk)
         tasks.push_back({&s, j0, std::min(kQuantChunk, s.n - j0)});
     std::byte* base = shard_[0].data();
-    Kokkos::parallel_for("miniattn::quantize_k", dynamic_items(static_cast<int64_t>(tasks.size())),
+    const bool unpacked_v = !backend_.quantize_writes_packed();
+    Kokkos::parallel_for("miniattn::quantize_kv", dynamic_items(static_cast<int64_t>(tasks.size())),
                          [&](int64_t t) {
       const Section& s = *tasks[t].s;
       const int64_t j0 = tasks[t].j0, n = tasks[t].n;
-      const float* k = src(s, slice_.k) + j0 * d;
-      const float* v = src(s, slice_.v) + j0 * d;
-      const std::size_t off = static_cast<std::size_t>(j0) * d;
-      quant::quantize_k(quant::qk_quant(p_), k, n, d, p_.smooth_k ? &k_mean_(s.group, 0) : nullptr,
-                        reinterpret_cast<int8_t*>(base + s.k8) + off,
-                        reinterpret_cast<float*>(base + s.k_scale) + j0);
-      const std::size_t count = static_cast<std::size_t>(n) * d;
+      KvSource in;
+      in.n = s.n;
+      in.k = src(s, slice_.k);
+      in.v = src(s, slice_.v);
+      in.k_mean = p_.smooth_k ? &k_mean_(s.group, 0) : nullptr;
+      in.v_absmax = vmax.empty() ? nullptr : vmax.data() + s.group * d;  // the maxima of the scales above
+      KvTarget out;
+      out.k8 = reinterpret_cast<int8_t*>(base + s.k8);
+      out.k_scale = reinterpret_cast<float*>(base + s.k_scale);
+      if (p_.pv == PvPrecision::Bf16 && unpacked_v) out.v_bf16 = reinterpret_cast<uint16_t*>(base + s.v_bf16);
+      if (p_.pv == PvPrecision::Int8 && unpacked_v) out.v8 = reinterpret_cast<int8_t*>(base + s.v8);
+      if (backend_.packed_kv_bytes(p_, s.n) > 0) out.packed = base + s.packed;
+      backend_.quantize_kv(p_, in, j0, n, out);
       if (p_.pv == PvPrecision::Fp32)
-        std::memcpy(reinterpret_cast<float*>(base + s.v) + off, v, count * sizeof(float));
-      if (p_.pv == PvPrecision::Bf16)
-        quant::v_to_bf16(v, count, reinterpret_cast<uint16_t*>(base + s.v_bf16) + off);
-      if (p_.pv == PvPrecision::Int8)  // the scales were set above, from the same maxima
-        quant::quantize_v_with_absmax(v, n, d, vmax.data() + s.group * d,
-                                      reinterpret_cast<int8_t*>(base + s.v8) + off, nullptr);
+        std::memcpy(reinterpret_cast<float*>(base + s.v) + j0 * d, in.v + j0 * d,
+                    static_cast<std::size_t>(n) * d * sizeof(float));
     });
   }
   phases[Phase::Quantize] -= comm_seconds;

@@ -67,6 +67,7 @@ struct Options {
   std::vector<std::string> variants{"fused", "two_pass", "unfused"};
   std::vector<std::string> pvs{"fp32", "bf16", "int8"};
   std::vector<std::string> exp2s{"accurate"};
+  std::vector<std::string> rotations{"none"};
   std::string json, csv;
 };
 
@@ -105,6 +106,7 @@ const char* kHelp = R"(miniattn-bench: peaks and kernel studies of the miniattn 
   --L --D --H LIST  attention shapes (defaults 1024,4096 / 128 / 1)
   --causal LIST     0,1 (default both)
   --variant LIST    fused,two_pass,unfused   --pv LIST  fp32,bf16,int8   --exp2 LIST accurate,fast,fixed
+  --rotate LIST     none,hadamard: the rotation of Q and K before quantising (default none)
   --json FILE       all results as JSON      --csv FILE  one row per measured point
 )";
 
@@ -136,6 +138,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--variant") o.variants = split(v);
     else if (a == "--pv") o.pvs = split(v);
     else if (a == "--exp2") o.exp2s = split(v);
+    else if (a == "--rotate") o.rotations = split(v);
     else if (a == "--json") o.json = v;
     else if (a == "--csv") o.csv = v;
     else usage_error("unknown option " + a);
@@ -149,6 +152,8 @@ Options parse(int argc, char** argv) {
     if (!parse_pv_precision(v)) usage_error("--pv " + v + ": expected fp32, bf16 or int8");
   for (const std::string& v : o.exp2s)
     if (!parse_exp2_kind(v)) usage_error("--exp2 " + v + ": expected accurate, fast or fixed");
+  for (const std::string& v : o.rotations)
+    if (!parse_rotation(v)) usage_error("--rotate " + v + ": expected none or hadamard");
   if (o.quick) {
     o.seconds = std::min(o.seconds, 0.05);
     o.repeat = std::min(o.repeat, 3);
@@ -384,9 +389,9 @@ struct Head {
 };
 
 AttnParams params_for(const Backend& be, int64_t lq, int64_t lk, int d, bool causal, int64_t heads,
-                      Variant v, PvPrecision pv, Exp2Kind e) {
+                      Variant v, PvPrecision pv, Exp2Kind e, Rotation rot = Rotation::None) {
   const TileShape t = be.default_tiles(d, pv);
-  return make_attn_params({1, heads, heads, lq, lk, d, causal, 0.0}, v, pv, e, QkScales::PerToken, true, t);
+  return make_attn_params({1, heads, heads, lq, lk, d, causal, 0.0}, v, pv, e, QkScales::PerToken, true, t, rot);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -516,8 +521,10 @@ void study_attention(const Options& o, const Backend& be, const Peaks* pk) {
               "peak + P.V at its precision's peak (same thread count)\n",
               std::string(be.name()).c_str(), o.repeat);
   std::printf("  (cpu [s]: process CPU time / threads, close to the wall time when the cores are not shared)\n");
-  std::printf("  %-5s %-4s %-3s %-3s %-3s %-9s %-5s %-8s %11s %9s %9s %8s %8s %6s\n", "L", "D", "H", "cau", "thr",
-              "variant", "pv", "exp2", "median [s]", "cpu [s]", "GOP/s", "%floor", "softmax", "check");
+  std::printf("  (softmax: its share of the kernel phases; quant: quantize + pack phases as a share of them)\n");
+  std::printf("  %-5s %-4s %-3s %-3s %-3s %-9s %-5s %-8s %-8s %11s %9s %9s %8s %8s %7s %6s\n", "L", "D", "H", "cau",
+              "thr", "variant", "pv", "exp2", "rotate", "median [s]", "cpu [s]", "GOP/s", "%floor", "softmax", "quant",
+              "check");
   for (int64_t L : o.L)
     for (int64_t d : o.D)
       for (int64_t H : o.H)
@@ -525,10 +532,11 @@ void study_attention(const Options& o, const Backend& be, const Peaks* pk) {
           for (int threads : o.threads)
             for (const std::string& vs : o.variants)
               for (const std::string& ps : o.pvs)
-                for (const std::string& es : o.exp2s) {
+                for (const std::string& es : o.exp2s)
+                for (const std::string& rs : o.rotations) {
                   const PvPrecision pv = *parse_pv_precision(ps);
                   const AttnParams p = params_for(be, L, L, static_cast<int>(d), causal != 0, H, *parse_variant(vs), pv,
-                                                  *parse_exp2_kind(es));
+                                                  *parse_exp2_kind(es), *parse_rotation(rs));
                   if (!be.check(p).empty()) {
                     std::printf("  skipped %s/%s: %s\n", vs.c_str(), ps.c_str(), be.check(p).c_str());
                     continue;
@@ -576,24 +584,26 @@ void study_attention(const Options& o, const Backend& be, const Peaks* pk) {
                   const PhaseSeconds& m = phs[std::min(mi, phs.size() - 1)];
                   const double kernel = m[Phase::QkGemm] + m[Phase::Softmax] + m[Phase::PvGemm];
                   const double softmax_share = kernel > 0 ? m[Phase::Softmax] / kernel : NAN;
+                  const double quant_share = kernel > 0 ? (m[Phase::Quantize] + m[Phase::Pack]) / kernel : NAN;
                   const double ops = 4.0 * p.d * p.unmasked_scores();
                   const double fl = pk ? floor_seconds(p, *pk, threads) : NAN;
                   // A sanity check that the run computed attention: O finite, rows normalised.
                   bool finite = true;
                   for (int64_t i = 0; i < rows * d; i += 997) finite = finite && std::isfinite(out.data()[i]);
-                  std::printf("  %-5lld %-4lld %-3lld %-3s %-3d %-9s %-5s %-8s %11.6f %9.6f %9.1f %7.1f%% %7.1f%% %6s\n",
+                  std::printf("  %-5lld %-4lld %-3lld %-3s %-3d %-9s %-5s %-8s %-8s %11.6f %9.6f %9.1f %7.1f%% %7.1f%% %6.1f%% %6s\n",
                               static_cast<long long>(L), static_cast<long long>(d), static_cast<long long>(H),
-                              causal ? "yes" : "no", threads, vs.c_str(), ps.c_str(), es.c_str(), t, median(cpu), ops / t * 1e-9,
-                              100.0 * fl / t, 100.0 * softmax_share, finite ? "ok" : "NaN!");
+                              causal ? "yes" : "no", threads, vs.c_str(), ps.c_str(), es.c_str(), rs.c_str(), t, median(cpu),
+                              ops / t * 1e-9, 100.0 * fl / t, 100.0 * softmax_share, 100.0 * quant_share, finite ? "ok" : "NaN!");
                   std::fflush(stdout);
                   g_records.push_back(Record("attention").text("backend", std::string(be.name())).num("L", static_cast<double>(L))
                                           .num("D", static_cast<double>(d)).num("H", static_cast<double>(H))
                                           .num("causal", static_cast<double>(causal)).num("threads", threads)
-                                          .text("variant", vs).text("pv", ps).text("exp2", es).num("seconds_median", t).num("cpu_seconds_median", median(cpu))
+                                          .text("variant", vs).text("pv", ps).text("exp2", es).text("rotate", rs).num("seconds_median", t).num("cpu_seconds_median", median(cpu))
                                           .num("gops", ops / t * 1e-9).num("floor_seconds", fl).num("pct_of_floor", 100.0 * fl / t)
                                           .num("quantize_s", m[Phase::Quantize]).num("pack_s", m[Phase::Pack])
                                           .num("qk_gemm_s", m[Phase::QkGemm]).num("softmax_s", m[Phase::Softmax])
                                           .num("pv_gemm_s", m[Phase::PvGemm]).num("softmax_share", softmax_share)
+                                          .num("quant_share", quant_share)
                                           .num("finite", finite ? 1 : 0));
                   if (!finite) std::exit(3);
                 }

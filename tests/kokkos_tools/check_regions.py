@@ -47,7 +47,7 @@ def main():
                 errors.append(f"rank {rank}: region {name} opened {counts[name]} times, expected {n}")
         want_kernels = {("miniattn::kernel", "miniattn::attend"): runs,
                         ("miniattn::quantize", "miniattn::quantize_q"): runs,
-                        ("miniattn::quantize", "miniattn::quantize_k"): runs,
+                        ("miniattn::quantize", "miniattn::quantize_kv"): runs,
                         ("miniattn::read", "miniattn::generate_q"): 1,
                         ("miniattn::read", "miniattn::input_max"): 3,
                         ("miniattn::verify", "miniattn::reference"): 1}

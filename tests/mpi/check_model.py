@@ -21,8 +21,11 @@ def main():
     machine = os.path.join(work, "machine.json")
     base = os.path.join(study, "runs", "strong_np1_t1_r0.json")
     model(repo, "calibrate", base, "--cores", "2", "-o", machine)
-    # Self-consistency: the calibration run is predicted to 1%.
-    model(repo, "validate", "--machine", machine, "--max-error", "0.01", base)
+    # Self-consistency: the calibration run is predicted to 2%. Not exact: ~6 us of each timed
+    # run (the MPI max of its time, the region push) lies outside the phases the model is built
+    # from, and the tiny run's kernel is ~0.6 ms since quantisation is vectorised (1% was ~1 us
+    # away from failing).
+    model(repo, "validate", "--machine", machine, "--max-error", "0.02", base)
     # Strong scaling on the calibrated 2-core machine: 2 ranks halve the compute, 4 ranks share
     # the same 2 cores (no faster); ring mode computes the same scores. (The tiny study's own
     # timings are milliseconds on a shared machine: too noisy to validate against here.)

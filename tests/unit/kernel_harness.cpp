@@ -51,15 +51,59 @@ Problem make_problem(const ProblemShape& shape, Variant variant, PvPrecision pv,
 
 namespace {
 
-// Quantised operands of the whole problem, laid out like the float arrays.
-using Quantised = quant::ProblemQuant;
+// The problem's operands as the backend quantises them, through its entries as the executors
+// call them (Backend::kv_stats per KV head, quantize_q per query tile, quantize_kv per K/V block
+// in pack() below), laid out like the float arrays (quant::ProblemQuant; v_bf16 and v8 only
+// where the backend keeps them). The scalar definition, quant::quantize_problem, is what these
+// must equal bit for bit (BackendKernel.QuantisationIsBitwiseTheScalarDefinition).
+struct Quantised {
+  quant::ProblemQuant z;
+  std::vector<float> v_absmax;  // (B x Hkv) x d
+};
 
-Quantised quantise(const Problem& pr) {
-  return quant::quantize_problem(pr.p, pr.q.data(), pr.k.data(), pr.v.data());
+Quantised quantise(const Backend& be, const Problem& pr) {
+  const AttnParams& p = pr.p;
+  const int d = p.d;
+  const std::size_t qn = pr.q.size(), kn = pr.k.size(), groups = static_cast<std::size_t>(p.batch * p.kv_heads);
+  Quantised out;
+  quant::ProblemQuant& z = out.z;
+  z.q8.resize(qn);
+  z.q_scale.resize(qn / d);
+  z.k8.resize(kn);
+  z.k_scale.resize(kn / d);
+  z.k_mean.assign(groups * d, 0.0f);
+  z.v_scale.assign(groups * d, 0.0f);
+  z.lse_shift.assign(qn / d, 0.0f);
+  out.v_absmax.assign(groups * d, 0.0f);
+  if (!be.quantize_writes_packed()) {
+    if (p.pv == PvPrecision::Bf16) z.v_bf16.resize(kn);
+    if (p.pv == PvPrecision::Int8) z.v8.resize(kn);
+  }
+  if (!be.quantized()) return out;
+  std::vector<double> sum(static_cast<std::size_t>(d));
+  for (std::size_t g = 0; g < groups; ++g) {
+    const std::size_t off = g * static_cast<std::size_t>(p.lk) * d;
+    std::fill(sum.begin(), sum.end(), 0.0);
+    float* vmax = p.pv == PvPrecision::Int8 ? out.v_absmax.data() + g * d : nullptr;
+    be.kv_stats(p, pr.k.data() + off, pr.v.data() + off, p.lk, p.smooth_k ? sum.data() : nullptr, vmax);
+    if (p.smooth_k) quant::k_mean_from_sum(sum.data(), p.lk, d, z.k_mean.data() + g * d);
+    if (vmax) quant::v_channel_scales(vmax, d, z.v_scale.data() + g * d);
+  }
+  for (int64_t bh = 0; bh < p.batch * p.heads; ++bh) {
+    const float* mean = z.k_mean.data() + ((bh / p.heads) * p.kv_heads + p.kv_head_of(bh % p.heads)) * d;
+    for (int64_t r0 = 0; r0 < p.lq; r0 += p.tile.q) {
+      const int64_t row = bh * p.lq + r0;
+      be.quantize_q(p, pr.q.data() + row * d, static_cast<int>(std::min<int64_t>(p.tile.q, p.lq - r0)),
+                    p.smooth_k ? mean : nullptr, z.q8.data() + row * d, z.q_scale.data() + row,
+                    p.smooth_k ? z.lse_shift.data() + row : nullptr);
+    }
+  }
+  return out;
 }
 
-KvBlock block_of(const Problem& pr, const Quantised& z, int64_t g, int64_t key0, int64_t n) {
+KvBlock block_of(const Problem& pr, const Quantised& zq, int64_t g, int64_t key0, int64_t n) {
   const AttnParams& p = pr.p;
+  const quant::ProblemQuant& z = zq.z;
   const std::size_t off = static_cast<std::size_t>((g * p.lk + key0) * p.d);
   KvBlock kv;
   kv.key0 = key0;
@@ -68,13 +112,13 @@ KvBlock block_of(const Problem& pr, const Quantised& z, int64_t g, int64_t key0,
   kv.v = pr.v.data() + off;
   kv.k8 = z.k8.data() + off;
   kv.k_scale = z.k_scale.data() + g * p.lk + key0;
-  kv.v_bf16 = z.v_bf16.data() + off;
-  kv.v8 = z.v8.data() + off;
+  if (!z.v_bf16.empty()) kv.v_bf16 = z.v_bf16.data() + off;
+  if (!z.v8.empty()) kv.v8 = z.v8.data() + off;
   kv.v_scale = z.v_scale.data() + g * p.d;
   return kv;
 }
 
-QTile tile_of(const Problem& pr, const Quantised& z, int64_t b, int64_t h, int64_t row0, int rows) {
+QTile tile_of(const Problem& pr, const Quantised& zq, int64_t b, int64_t h, int64_t row0, int rows) {
   const AttnParams& p = pr.p;
   const int64_t row = (b * p.heads + h) * p.lq + row0;
   QTile q;
@@ -83,21 +127,39 @@ QTile tile_of(const Problem& pr, const Quantised& z, int64_t b, int64_t h, int64
   q.row0 = row0;
   q.rows = rows;
   q.q = pr.q.data() + row * p.d;
-  q.q8 = z.q8.data() + row * p.d;
-  q.q_scale = z.q_scale.data() + row;
+  q.q8 = zq.z.q8.data() + row * p.d;
+  q.q_scale = zq.z.q_scale.data() + row;
   return q;
 }
 
-// Packs blocks of one KV head with the backend; the storage lives as long as the vector.
-std::vector<std::byte> pack(const Backend& be, const AttnParams& p, KvBlock& kv) {
+// Quantises the keys of block kv (KV head g) with the backend, in chunks of kKeyQuantBlock keys
+// as the executors split them, into zq's arrays and the block's packed layout (pack_kv after it
+// for a backend whose quantize_kv does not write it); the storage lives as long as the vector.
+std::vector<std::byte> pack(const Backend& be, const Problem& pr, Quantised& zq, KvBlock& kv, int64_t g) {
+  const AttnParams& p = pr.p;
   std::vector<std::byte> buf(be.packed_kv_bytes(p, kv.n) + 64);
-  if (buf.size() > 64) {
-    // 64-byte alignment, as the executor gives.
-    auto* base = reinterpret_cast<std::byte*>(
-        (reinterpret_cast<std::uintptr_t>(buf.data()) + 63) & ~std::uintptr_t{63});
-    be.pack_kv(p, kv, base);
-    kv.packed = base;
-  }
+  // 64-byte alignment, as the executor gives.
+  auto* base = reinterpret_cast<std::byte*>(
+      (reinterpret_cast<std::uintptr_t>(buf.data()) + 63) & ~std::uintptr_t{63});
+  if (buf.size() > 64) kv.packed = base;
+  if (!be.quantized()) return buf;
+  quant::ProblemQuant& z = zq.z;
+  const std::size_t off = static_cast<std::size_t>((g * p.lk + kv.key0) * p.d);
+  KvSource src;
+  src.n = kv.n;
+  src.k = kv.k;
+  src.v = kv.v;
+  src.k_mean = p.smooth_k ? z.k_mean.data() + g * p.d : nullptr;
+  src.v_absmax = p.pv == PvPrecision::Int8 ? zq.v_absmax.data() + g * p.d : nullptr;
+  KvTarget dst;
+  dst.k8 = z.k8.data() + off;
+  dst.k_scale = z.k_scale.data() + g * p.lk + kv.key0;
+  if (!z.v_bf16.empty()) dst.v_bf16 = z.v_bf16.data() + off;
+  if (!z.v8.empty()) dst.v8 = z.v8.data() + off;
+  if (kv.packed) dst.packed = base;
+  for (int64_t j0 = 0; j0 < kv.n; j0 += kKeyQuantBlock)
+    be.quantize_kv(p, src, j0, std::min<int64_t>(kKeyQuantBlock, kv.n - j0), dst);
+  if (kv.packed && !be.quantize_writes_packed()) be.pack_kv(p, kv, base);
   return buf;
 }
 
@@ -115,7 +177,7 @@ struct AlignedBytes {
 Output run_backend(const Backend& be, const Problem& pr, int kv_split) {
   const AttnParams& p = pr.p;
   const int d = p.d;
-  const Quantised z = quantise(pr);
+  Quantised z = quantise(be, pr);
   Output out;
   out.o.assign(pr.q.size(), 0.0f);
   out.lse.assign(pr.q.size() / d, 0.0f);
@@ -136,7 +198,7 @@ Output run_backend(const Backend& be, const Problem& pr, int kv_split) {
       std::vector<std::vector<std::byte>> packed;
       for (const auto& [k0, n] : blocks) {
         kvs.push_back(block_of(pr, z, g, k0, n));
-        packed.push_back(pack(be, p, kvs.back()));
+        packed.push_back(pack(be, pr, z, kvs.back(), g));
       }
       for (int64_t h = kvh * p.group_size(); h < (kvh + 1) * p.group_size(); ++h)
         for (int64_t r0 = 0; r0 < p.lq; r0 += p.tile.q) {
@@ -146,7 +208,7 @@ Output run_backend(const Backend& be, const Problem& pr, int kv_split) {
           for (const KvBlock& kv : kvs) be.attend(p, q, kv, st, scratch.data(), cyc);
           const int64_t row = (b * p.heads + h) * p.lq + r0;
           finalize_rows(st, rows, d, out.o.data() + row * d, out.lse.data() + row,
-                        be.quantized() ? z.lse_shift.data() + row : nullptr);
+                        be.quantized() ? z.z.lse_shift.data() + row : nullptr);
         }
     }
   return out;
@@ -155,9 +217,10 @@ Output run_backend(const Backend& be, const Problem& pr, int kv_split) {
 std::vector<int32_t> tile_scores(const Backend& be, const Problem& pr, int64_t b, int64_t h,
                                  int64_t row0, int rows) {
   const AttnParams& p = pr.p;
-  const Quantised z = quantise(pr);
-  KvBlock kv = block_of(pr, z, b * p.kv_heads + p.kv_head_of(h), 0, p.lk);
-  const std::vector<std::byte> keep = pack(be, p, kv);
+  Quantised z = quantise(be, pr);
+  const int64_t g = b * p.kv_heads + p.kv_head_of(h);
+  KvBlock kv = block_of(pr, z, g, 0, p.lk);
+  const std::vector<std::byte> keep = pack(be, pr, z, kv, g);
   AlignedBytes scratch(be.scratch_bytes(p, p.lk));
   std::vector<int32_t> s(static_cast<std::size_t>(rows) * p.lk, 0);
   if (!be.qk_scores(p, tile_of(pr, z, b, h, row0, rows), kv, 0, p.lk, s.data(), p.lk, scratch.data()))
@@ -185,7 +248,7 @@ RefOutput reference(const Problem& pr) {
 }
 
 RefOutput dequantised_reference(const Problem& pr) {
-  const Quantised z = quantise(pr);
+  const quant::ProblemQuant z = quant::quantize_problem(pr.p, pr.q.data(), pr.k.data(), pr.v.data());
   Problem dq = pr;
   quant::dequantise_problem(pr.p, z, dq.q.data(), dq.k.data(), dq.v.data());
   RefOutput ref = reference(dq);

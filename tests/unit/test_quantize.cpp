@@ -9,6 +9,12 @@
 #include "kernels/common/quantize.hpp"
 #include "kernels/common/rotation.hpp"
 #include "miniattn/cpu_features.hpp"
+#if MINIATTN_HAVE_AVX512
+#include "kernels/avx512/avx512_quantize.hpp"
+#endif
+#if MINIATTN_HAVE_AVX2
+#include "kernels/avx2/avx2_quantize.hpp"
+#endif
 
 namespace miniattn::quant {
 namespace {
@@ -175,16 +181,28 @@ TEST(Rotation, FastTransformIsTheOrthonormalHadamardMatrix) {
 }
 
 TEST(Rotation, EveryCpuPathIsBitwiseTheScalarForm) {
-  if (!cpu_features().avx512f) GTEST_SKIP() << "no AVX-512F on this CPU: only the scalar form runs";
-  for (int d : {16, 32, 48, 64, 80, 96, 112, 128, 144, 192, 256, 272, 512, 1024}) {
-    const int rows = 5;
-    std::vector<float> a = random_values(static_cast<std::size_t>(rows) * d, 3.0f, 17 + d);
-    a[7] = 1e6f;  // an outlier, and values of mixed magnitude
-    std::vector<float> b = a;
-    rotation::hadamard_rows(a.data(), rows, d);
-    rotation::hadamard_rows_scalar(b.data(), rows, d);
-    ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float))) << "d " << d;
-  }
+  std::vector<std::pair<const char*, void (*)(float*, int64_t, int)>> paths;
+#if MINIATTN_HAVE_AVX512
+  if (cpu_features().avx512f && cpu_features().avx512bw && cpu_features().avx512dq && cpu_features().avx512vl)
+    paths.push_back({"avx512", avx512::hadamard_rows});
+#endif
+#if MINIATTN_HAVE_AVX2
+  if (cpu_features().avx2 && cpu_features().fma) paths.push_back({"avx2", avx2::hadamard_rows});
+#endif
+  if (paths.empty()) GTEST_SKIP() << "no vector path for this CPU: only the scalar form runs";
+  for (const auto& [name, rotate] : paths)
+    for (int d : {16, 32, 48, 64, 80, 96, 112, 128, 144, 192, 256, 272, 512, 1024}) {
+      const int rows = 5;
+      std::vector<float> a = random_values(static_cast<std::size_t>(rows) * d, 3.0f, 17 + d);
+      a[7] = 1e6f;  // an outlier, and values of mixed magnitude
+      a[d + 1] = 1e-40f;  // and a subnormal
+      std::vector<float> b = a, c = a;
+      rotate(a.data(), rows, d);
+      rotation::hadamard_rows_scalar(b.data(), rows, d);
+      rotation::hadamard_rows(c.data(), rows, d);  // whichever path this CPU takes
+      ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float))) << name << " d " << d;
+      ASSERT_EQ(0, std::memcmp(c.data(), b.data(), c.size() * sizeof(float))) << "d " << d;
+    }
 }
 
 TEST(Rotation, QuantisesTheRotatedSmoothedRows) {

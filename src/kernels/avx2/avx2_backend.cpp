@@ -33,6 +33,7 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/avx2/avx2_quantize.hpp"
 #include "kernels/avx2/avx2_simd.hpp"
 #include "kernels/common/schedule.hpp"
 #include "kernels/common/quantize.hpp"
@@ -577,6 +578,36 @@ class Avx2Backend final : public Backend {
       for (int64_t c = 0; c < round_up(kv.n, 2); ++c)
         for (int x = 0; x < d; ++x)
           l.v16[((c / 2) * d + x) * 2 + c % 2] = c < kv.n ? kv.v8[c * d + x] : int8_t{0};
+  }
+
+  // Quantisation in one vectorised pass per tensor (avx2_quantize.hpp), K and V written straight
+  // into the packed forms. Bitwise what the scalar quantisation and pack_kv give.
+  void kv_stats(const AttnParams& p, const float* k, const float* v, int64_t n, double* k_sum,
+                float* v_absmax) const override {
+    avx2::kv_stats(k, v, n, p.d, k_sum, v_absmax);
+  }
+
+  bool quantize_writes_packed() const override { return true; }
+
+  void quantize_kv(const AttnParams& p, const KvSource& src, int64_t j0, int64_t n, const KvTarget& dst) const override {
+    tile::Arena a(dst.packed);
+    const PackedLayout l = packed_layout(a, p, dot_, src.n);
+    const int d = p.d;
+    const std::size_t off = static_cast<std::size_t>(j0) * d;
+    avx2::quantize_k(quant::qk_quant(p), src.k + off, n, d, src.k_mean, dst.k8 + off, dst.k_scale + j0,
+                     l.corr ? l.corr + j0 : nullptr);
+    if (l.corr)
+      for (int64_t j = j0; j < j0 + n; ++j) l.corr[j] *= 128;
+    if (l.k16) avx2::widen_s8(dst.k8 + off, n * d, l.k16 + off);
+    if (l.vf) avx2::v_bf16_floats(src.v + off, n * d, l.vf + off);
+    if (l.v16) avx2::v_s16_pairs(src.v, j0, n, src.n, d, src.v_absmax, l.v16);
+    quant::v_unpacked(p, src.v + off, n, src.v_absmax, dst.v_bf16 ? dst.v_bf16 + off : nullptr,
+                      dst.v8 ? dst.v8 + off : nullptr);
+  }
+
+  void quantize_q(const AttnParams& p, const float* q, int rows, const float* k_mean, int8_t* q8, float* q_scale,
+                  float* lse_shift) const override {
+    avx2::quantize_q(quant::qk_quant(p), q, rows, p.d, k_mean, p.scale, q8, q_scale, lse_shift);
   }
 
   std::size_t scratch_bytes(const AttnParams& p, int64_t n) const override {

@@ -24,7 +24,9 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/avx512/avx512_quantize.hpp"
 #include "kernels/avx512/avx512_simd.hpp"
+#include "kernels/common/quantize.hpp"
 #include "kernels/common/schedule.hpp"
 #include "kernels/common/tile_math.hpp"
 #include "miniattn/clock.hpp"
@@ -607,6 +609,34 @@ class Avx512Backend final : public Backend {
         for (int x = 0; x < d; ++x)
           l.v4[((c / 4) * d + x) * 4 + c % 4] = c < kv.n ? kv.v8[c * d + x] : int8_t{0};
     }
+  }
+
+  // Quantisation in one vectorised pass per tensor (avx512_quantize.hpp), K and V written
+  // straight into the packed layout: the corrections from the int8 rows' sums, V as key pairs or
+  // quads. Bitwise what the scalar quantisation and pack_kv give.
+  void kv_stats(const AttnParams& p, const float* k, const float* v, int64_t n, double* k_sum,
+                float* v_absmax) const override {
+    avx512::kv_stats(k, v, n, p.d, k_sum, v_absmax);
+  }
+
+  bool quantize_writes_packed() const override { return true; }
+
+  void quantize_kv(const AttnParams& p, const KvSource& src, int64_t j0, int64_t n, const KvTarget& dst) const override {
+    tile::Arena a(dst.packed);
+    const PackedLayoutArena l = packed_layout(a, p, src.n);
+    const int d = p.d;
+    const std::size_t off = static_cast<std::size_t>(j0) * d;
+    avx512::quantize_k(quant::qk_quant(p), src.k + off, n, d, src.k_mean, dst.k8 + off, dst.k_scale + j0, l.corr + j0);
+    for (int64_t j = j0; j < j0 + n; ++j) l.corr[j] *= 128;
+    if (l.v2) avx512::v_bf16_pairs(src.v, j0, n, src.n, d, l.v2);
+    if (l.v4) avx512::v_s8_quads(src.v, j0, n, src.n, d, src.v_absmax, l.v4);
+    quant::v_unpacked(p, src.v + off, n, src.v_absmax, dst.v_bf16 ? dst.v_bf16 + off : nullptr,
+                      dst.v8 ? dst.v8 + off : nullptr);
+  }
+
+  void quantize_q(const AttnParams& p, const float* q, int rows, const float* k_mean, int8_t* q8, float* q_scale,
+                  float* lse_shift) const override {
+    avx512::quantize_q(quant::qk_quant(p), q, rows, p.d, k_mean, p.scale, q8, q_scale, lse_shift);
   }
 
   std::size_t scratch_bytes(const AttnParams& p, int64_t n) const override {

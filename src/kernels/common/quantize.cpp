@@ -2,6 +2,7 @@
 
 #include "kernels/common/exp2.hpp"
 #include "kernels/common/rotation.hpp"
+#include "miniattn/kernel.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -40,11 +41,7 @@ void encode(const float* x, int n, const float* mean, float amax, int8_t* q) {
   }
   const float inv = 127.0f / amax;
   if (std::isinf(inv)) {  // amax < 127 / FLT_MAX (a subnormal row): the same rounding, in double
-    const double dinv = 127.0 / static_cast<double>(amax);
-    for (int i = 0; i < n; ++i) {
-      const double xs = mean ? static_cast<double>(x[i] - mean[i]) : static_cast<double>(x[i]);
-      q[i] = static_cast<int8_t>(std::clamp(std::nearbyint(xs * dinv), -127.0, 127.0));
-    }
+    for (int i = 0; i < n; ++i) q[i] = encode_tiny(mean ? x[i] - mean[i] : x[i], amax);
     return;
   }
   for (int i = 0; i < n; ++i) {
@@ -112,7 +109,11 @@ void smoothing_lse_shift(const float* q, int rows, int d, const float* mean, dou
 void k_channel_mean(const float* k, int64_t n, int d, float* mean) {
   std::vector<double> sum(static_cast<std::size_t>(d), 0.0);
   k_channel_sum(k, n, d, sum.data());
-  for (int c = 0; c < d; ++c) mean[c] = n > 0 ? static_cast<float>(sum[c] / n) : 0.0f;
+  k_mean_from_sum(sum.data(), n, d, mean);
+}
+
+void k_mean_from_sum(const double* sum, int64_t n, int d, float* mean) {
+  for (int c = 0; c < d; ++c) mean[c] = n > 0 ? static_cast<float>(sum[c] / static_cast<double>(n)) : 0.0f;
 }
 
 void k_channel_sum(const float* k, int64_t n, int d, double* sum) {
@@ -156,27 +157,46 @@ void v_channel_absmax(const float* v, int64_t n, int d, float* amax) {
 
 void quantize_v_with_absmax(const float* v, int64_t n, int d, const float* amax, int8_t* v8,
                             float* scale) {
+  if (scale) v_channel_scales(amax, d, scale);
   std::vector<float> inv(static_cast<std::size_t>(d));
-  std::vector<int> tiny;  // channels with amax < 127 / FLT_MAX, whose inverse overflows float
-  for (int c = 0; c < d; ++c) {
-    if (scale) scale[c] = amax[c] / 127.0f;
-    inv[c] = amax[c] > 0.0f ? 127.0f / amax[c] : 0.0f;
-    if (std::isinf(inv[c])) {
-      tiny.push_back(c);
-      inv[c] = 0.0f;
-    }
-  }
+  const bool any_tiny = v_channel_inverse(amax, d, inv.data());
   for (int64_t j = 0; j < n; ++j)
     for (int c = 0; c < d; ++c) {
       const float r = exp2::round_nearest(v[j * d + c] * inv[c]);
       v8[j * d + c] = static_cast<int8_t>(std::clamp(r, -127.0f, 127.0f));
     }
-  for (int c : tiny) {  // the same rounding, in double
-    const double dinv = 127.0 / static_cast<double>(amax[c]);
-    for (int64_t j = 0; j < n; ++j)
-      v8[j * d + c] = static_cast<int8_t>(
-          std::clamp(std::nearbyint(static_cast<double>(v[j * d + c]) * dinv), -127.0, 127.0));
+  for (int c = 0; c < d && any_tiny; ++c)
+    if (is_tiny(amax[c]))
+      for (int64_t j = 0; j < n; ++j) v8[j * d + c] = encode_tiny(v[j * d + c], amax[c]);
+}
+
+void v_channel_scales(const float* amax, int d, float* scale) {
+  for (int c = 0; c < d; ++c) scale[c] = amax[c] / 127.0f;
+}
+
+bool is_tiny(float amax) { return amax > 0.0f && std::isinf(127.0f / amax); }
+
+bool v_channel_inverse(const float* amax, int d, float* inv) {
+  bool any = false;
+  for (int c = 0; c < d; ++c) {
+    inv[c] = amax[c] > 0.0f && !is_tiny(amax[c]) ? 127.0f / amax[c] : 0.0f;
+    any = any || is_tiny(amax[c]);
   }
+  return any;
+}
+
+// amax < 127 / FLT_MAX (subnormal values), whose inverse overflows float: the same rounding, in
+// double.
+int8_t encode_tiny(float x, float amax) {
+  const double dinv = 127.0 / static_cast<double>(amax);
+  return static_cast<int8_t>(std::clamp(std::nearbyint(static_cast<double>(x) * dinv), -127.0, 127.0));
+}
+
+void encode_row(const float* x, int n, float amax, int8_t* q) { encode(x, n, nullptr, amax, q); }
+
+void v_unpacked(const AttnParams& p, const float* v, int64_t n, const float* amax, uint16_t* v_bf16, int8_t* v8) {
+  if (p.pv == PvPrecision::Bf16 && v_bf16) v_to_bf16(v, static_cast<std::size_t>(n) * p.d, v_bf16);
+  if (p.pv == PvPrecision::Int8 && v8) quantize_v_with_absmax(v, n, p.d, amax, v8, nullptr);
 }
 
 void quantize_kv_head(const AttnParams& p, const float* k, const float* v, int64_t n,
@@ -236,3 +256,28 @@ void dequantise_problem(const AttnParams& p, const ProblemQuant& z, float* q, fl
 }
 
 }  // namespace miniattn::quant
+
+namespace miniattn {
+
+// The Backend defaults: the scalar definition itself.
+void Backend::kv_stats(const AttnParams& p, const float* k, const float* v, int64_t n, double* k_sum,
+                       float* v_absmax) const {
+  if (k_sum) quant::k_channel_sum(k, n, p.d, k_sum);
+  if (v_absmax) quant::v_channel_absmax(v, n, p.d, v_absmax);
+}
+
+void Backend::quantize_kv(const AttnParams& p, const KvSource& src, int64_t j0, int64_t n,
+                          const KvTarget& dst) const {
+  const std::size_t off = static_cast<std::size_t>(j0) * p.d;
+  quant::quantize_k(quant::qk_quant(p), src.k + off, n, p.d, src.k_mean, dst.k8 + off, dst.k_scale + j0);
+  quant::v_unpacked(p, src.v + off, n, src.v_absmax, dst.v_bf16 ? dst.v_bf16 + off : nullptr,
+                    dst.v8 ? dst.v8 + off : nullptr);
+}
+
+void Backend::quantize_q(const AttnParams& p, const float* q, int rows, const float* k_mean, int8_t* q8,
+                         float* q_scale, float* lse_shift) const {
+  quant::quantize_q_tile(quant::qk_quant(p), q, rows, p.d, q8, q_scale);
+  if (k_mean) quant::smoothing_lse_shift(q, rows, p.d, k_mean, p.scale, lse_shift);
+}
+
+}  // namespace miniattn

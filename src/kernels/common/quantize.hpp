@@ -39,6 +39,8 @@ void k_channel_mean(const float* k, int64_t n, int d, float* mean);
 // sum[c] += K[j][c] over keys [0, n) in key order, in double (a shard's part of the mean when
 // the keys of a head are spread over ranks: ring mode).
 void k_channel_sum(const float* k, int64_t n, int d, double* sum);
+// mean[c] = sum[c] / n in float (0 for n = 0): the last step of k_channel_mean.
+void k_mean_from_sum(const double* sum, int64_t n, int d, float* mean);
 
 // Quantises keys [0, n) of one KV head after subtracting mean (may be null: no smoothing).
 // per_block groups keys in blocks of kKeyQuantBlock aligned to key 0.
@@ -56,6 +58,22 @@ void quantize_v_per_channel(const float* v, int64_t n, int d, int8_t* v8, float*
 void v_channel_absmax(const float* v, int64_t n, int d, float* amax);
 void quantize_v_with_absmax(const float* v, int64_t n, int d, const float* amax, int8_t* v8,
                             float* scale);
+// The steps of quantize_v_with_absmax, for the vectorised passes: scale[c] = amax[c] / 127, and
+// the multipliers inv[c] = 127 / amax[c] (0 for amax = 0, and for the channels whose inverse
+// overflows float, whose values encode_tiny gives); true when there is such a channel.
+void v_channel_scales(const float* amax, int d, float* scale);
+bool v_channel_inverse(const float* amax, int d, float* inv);
+bool is_tiny(float amax);
+int8_t encode_tiny(float x, float amax);
+
+// The int8 encoding of n values of one row (or block) whose absolute maximum is amax (already
+// smoothed and rotated): rint(x * 127 / amax) clamped to [-127, 127], 0 when amax = 0, through
+// double where 127 / amax overflows float.
+void encode_row(const float* x, int n, float amax, int8_t* q);
+
+// V of keys [0, n) in the unpacked forms p.pv asks for, where the pointer is not null: bf16
+// (v_to_bf16), or int8 with the channel maxima amax (quantize_v_with_absmax).
+void v_unpacked(const AttnParams& p, const float* v, int64_t n, const float* amax, uint16_t* v_bf16, int8_t* v8);
 
 // Every quantised form of one KV head (keys [0, n)) that p asks for: K smoothed (when
 // p.smooth_k) and quantised, V as bf16 or int8 per pv precision. Pointers for forms p does not
