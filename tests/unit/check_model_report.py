@@ -3,8 +3,8 @@
 a 2-rank ring (non-causal, B=1, H=Hkv=2, L=1024, D=64, fp32 P.V) over a measured 1 Gbit/s link
 with compute longer than a step's transfer (hidden) and shorter (exposed), the same without link
 fields (the stated shared-memory assumption, or a --link given), the host CPU a TCP stack takes
-per byte (--link-cpu) and its fit (fit-link-cpu), the report's own shard bytes, and validate's
-error table and exit status.
+per byte (--link-cpu) and its fit (fit-link-cpu), 4 ranks sharing 2 cores (--cores, or the
+calibration's), the report's own shard bytes, and validate's error table and exit status.
 usage: check_model_report.py REPO WORKDIR"""
 import copy
 import json
