@@ -259,7 +259,8 @@ def predict(m, net, pb, ranks, threads, kv_mode="replicated", ring_size=0, input
                 # What compute does not hide, or, on a kernel TCP stack, the host CPU that moving
                 # the shard takes from the rank, whichever is longer (that work runs while the
                 # rank would otherwise wait for the link).
-                host = w["shard_bytes"] * net.get("cpu_per_byte", 0.0)
+                # CPU work like the compute: ranks sharing a core share it too (eff).
+                host = w["shard_bytes"] * net.get("cpu_per_byte", 0.0) / eff
                 t["comm"] = steps * max(host, hop - step_compute)
         t["kernel"] = t["quantize"] + t["compute"] + t["finalize"] + t["comm"]
         elems = (w["rows"] + 2 * w["keys"]) * d
@@ -343,7 +344,9 @@ def predict_report(r, m, fallback, cores, given_link=None, cpu_per_byte=0.0):
     cpu_per_byte: host CPU seconds a rank spends per byte of a ring step on a kernel TCP stack
     (0: the NIC moves the data, as RDMA does)."""
     if m is None:  # the report's own kernel rates
-        m = calibrate(r, cores)
+        m = calibrate(r, cores or os.cpu_count())
+    elif cores:  # the cores the run had, where they differ from the calibration machine's
+        m = dict(m, cores=cores)
     net, link = report_network(r, fallback, given_link)
     if cpu_per_byte and not net["cpu_copy"]:
         net = dict(net, cpu_per_byte=cpu_per_byte)
@@ -453,7 +456,8 @@ def cmd_fit_link_cpu(a):
         if r["kv_mode"] != "ring" or r["ranks"] < 2:
             print(f"{os.path.basename(path)[:33]:<34} skipped: not a ring of 2 or more ranks")
             continue
-        p, _, _ = predict_report(r, m, net, a.cores, a.link and parse_link(a.link))
+        p, used, _ = predict_report(r, m, net, a.cores, a.link and parse_link(a.link))
+        eff = effective_threads(r["ranks"], r["threads_per_rank"], used["cores"])
         pb = Problem.from_report(r)
         ring = r.get("ring") or {}
         size = int(ring.get("ring_size", {}).get("max", r["ranks"])) or r["ranks"]
@@ -463,7 +467,8 @@ def cmd_fit_link_cpu(a):
         measured = r["kernel"]["seconds_median"]
         no_comm = p["kernel"] - p["comm"]
         # Host work shows only where it outlasts the link's wait (the model takes the longer).
-        per_byte = (measured - no_comm) / (steps * shard)
+        # (CPU time: ranks sharing a core take eff of one)
+        per_byte = (measured - no_comm) * eff / (steps * shard)
         binds = measured - no_comm > p["comm"]
         if binds:
             fits.append(per_byte)
@@ -490,6 +495,9 @@ def cmd_predict_report(a):
     print(f"kernel rates: {'from ' + a.machine if a.machine else 'the report its own phases'} "
           f"({m['backend']}, {m['gops_per_thread']:.1f} GOP/s per thread)")
     print(f"link: {link}")
+    eff = effective_threads(r["ranks"], r["threads_per_rank"], m["cores"])
+    print(f"cores: {m['cores']} for {r['ranks']} rank(s) x {r['threads_per_rank']} thread(s): "
+          f"{eff:.3g} thread(s)' worth of cores per rank")
     measured = ring_field(r, "bytes_per_step", "max")
     if r["kv_mode"] == "ring" and measured is not None:
         print(f"bytes_per_step {measured:.6g} (report)")
@@ -625,8 +633,10 @@ def main():
                             help="host CPU a rank spends per byte of a ring step on a kernel TCP "
                                  "stack, in ns (default 0: the NIC moves the data; docs/MODEL.md "
                                  "gives the figures fitted on the netlab)")
-        parser.add_argument("--cores", type=int, default=os.cpu_count(),
-                            help="cores the reports' runs shared (rates from a report)")
+        parser.add_argument("--cores", type=int,
+                            help="cores the reports' ranks shared (ranks x threads beyond them "
+                                 "share them, as on the netlab, whose hosts are one machine); "
+                                 "default: the calibration's (--machine), else this machine's")
     v = sub.add_parser("validate")
     report_options(v)
     v.add_argument("--max-error", type=float, default=0.15)

@@ -1,6 +1,9 @@
 // Attention: the rank's executor, and the warmup and timed runs of it.
 #include <algorithm>
+#include <cstdio>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "driver/stages.hpp"
 #include "exec/cpu_executor.hpp"
@@ -17,6 +20,24 @@ void make_executor(RunState& s) {
   if (!s.exec) s.exec = std::make_unique<CpuExecutor>(*s.backend, s.p, *s.dec, s.slice);
 }
 
+// Before the timed runs: ring mode times its link and a step without transfers (the report's
+// ring section); with --verbose, replicated mode times the same exchange between rank
+// neighbours, which its collectives use, and prints it.
+void measure_links(RunState& s) {
+  if (s.ring) {
+    static_cast<RingExecutor&>(*s.exec).measure();
+    return;
+  }
+  if (verbosity() != Verbosity::Verbose || s.comm.size() < 2) return;
+  const LinkStats l = measure_ring_link(s.comm, static_cast<std::size_t>(-1));
+  if (s.comm.root())
+    std::fputs(fmt::format("link      rank i -> i+1 while i-1 -> i ({} ranks): latency {:.2f} us "
+                           "(8 B), bandwidth {:.4g} MB/s ({} B messages)\n",
+                           s.comm.size(), 1e6 * l.latency_s, 1e-6 * l.bandwidth_Bps, l.bytes)
+                   .c_str(),
+               stdout);
+}
+
 void run_attention(RunState& s) {
   struct Timed {
     double max_seconds;
@@ -26,6 +47,7 @@ void run_attention(RunState& s) {
   std::vector<Timed> runs;
   const int64_t warmup = s.deck.run.warmup;
   const int64_t total = warmup + s.deck.run.repeat;
+  measure_links(s);
   for (int64_t it = 0; it < total; ++it) {
     PhaseSeconds ph;
     s.comm.barrier();

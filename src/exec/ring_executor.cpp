@@ -54,9 +54,10 @@ void merge_lse(const double* in, double* inout, int64_t records, int record_len)
 
 // ---------------------------------------------------------------------------------------------
 // One ring step's transfers: the shard in hand goes to the next rank while the previous rank's
-// arrives. Open MPI moves large messages only inside MPI calls (no progress thread), so the main
-// thread polls between tiles; in_flight runs from posting to the first call that finds both
-// transfers done, exposed is the wait after compute ran out.
+// arrives. Open MPI moves large messages only inside MPI calls (no progress thread; over TCP a
+// call moves what the socket takes), so the main thread polls after every K/V block it
+// attends; in_flight runs from posting to the first call that finds both transfers done, wait is
+// the time after the step's compute ran out.
 // ---------------------------------------------------------------------------------------------
 class StepComm {
  public:
@@ -90,11 +91,11 @@ class StepComm {
     reqs_.wait();
     const double t1 = wall_seconds();
     mpi_calls += t1 - t0;
-    exposed += t1 - t0;
+    waited += t1 - t0;
     finish(t1);
   }
 
-  double bytes_sent = 0.0, in_flight = 0.0, exposed = 0.0, mpi_calls = 0.0;
+  double bytes_sent = 0.0, in_flight = 0.0, waited = 0.0, mpi_calls = 0.0;
 
  private:
   void finish(double t) {
@@ -106,6 +107,57 @@ class StepComm {
   double t_post_ = 0.0;
   bool pending_ = false;
 };
+
+// ---------------------------------------------------------------------------------------------
+// The link: exchanges as a ring step makes them
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+constexpr int kLinkTag = 1 << 20;  // above any step's tag
+constexpr int kLatencyExchanges = 21, kBandwidthExchanges = 4;
+// The bandwidth exchange: the shard, capped (a few of them take well under a second at 1 Gbit/s).
+constexpr std::size_t kLinkMaxBytes = std::size_t{4} << 20;
+
+// Seconds of `reps` exchanges of n bytes, sorted, after an untimed one (TCP connections are made
+// on first use); every exchange starts together on all ranks.
+std::vector<double> exchange_seconds(const Comm& c, std::byte* send, std::byte* recv,
+                                     std::size_t n, int reps) {
+  const int next = (c.rank() + 1) % c.size(), prev = (c.rank() + c.size() - 1) % c.size();
+  std::vector<double> t;
+  for (int i = -1; i < reps; ++i) {
+    c.barrier();
+    const double t0 = wall_seconds();
+    Comm::Requests reqs;
+    c.irecv_bytes(recv, n, prev, kLinkTag, reqs);
+    c.isend_bytes(send, n, next, kLinkTag, reqs);
+    reqs.wait();
+    if (i >= 0) t.push_back(wall_seconds() - t0);
+  }
+  std::sort(t.begin(), t.end());
+  return t;
+}
+
+}  // namespace
+
+LinkStats measure_ring_link(const Comm& ring, std::size_t bytes) {
+  LinkStats l;
+  if (ring.size() < 2) return l;
+  // The same size on every rank (shards differ by up to a 64-key block per chunk).
+  const int64_t most = ring.max(static_cast<int64_t>(std::min(bytes, kLinkMaxBytes)));
+  l.bytes = std::max<std::size_t>(static_cast<std::size_t>(most), 8);
+  std::vector<std::byte> send(l.bytes, std::byte{1}), recv(l.bytes);
+  // Latency: the median. Bandwidth: the fastest exchange, as a ring step's transfer (one, between
+  // computes) gets it; on the emulated network, back-to-back exchanges of several MB slowed to
+  // ~60% of the shaped rate from the third or fourth on (docs/SCALING.md, "Ring traffic").
+  const std::vector<double> lat = exchange_seconds(ring, send.data(), recv.data(), 8, kLatencyExchanges);
+  const std::vector<double> bw =
+      exchange_seconds(ring, send.data(), recv.data(), l.bytes, kBandwidthExchanges);
+  // The slowest rank's: a ring step lasts as long as its slowest link.
+  l.latency_s = ring.max(lat[lat.size() / 2]);
+  l.bandwidth_Bps = static_cast<double>(l.bytes) / ring.max(bw.front());
+  return l;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Set-up
@@ -235,9 +287,37 @@ KvBlock RingExecutor::block(const Section& s, const std::byte* base) const {
 // One run
 // ---------------------------------------------------------------------------------------------
 
-double RingExecutor::run(PhaseSeconds& phases) {
+void RingExecutor::measure() {
   make_comm();
+  link_ = measure_ring_link(*ring_, layouts_[ring_rank_].bytes);
+  quiet_step0_ = 0.0;
+  if (plan_.ring_size() < 2) return;
+  PhaseSeconds ignored;
+  prepare_shard(ignored);
+  // The fastest of two: noise only adds, and a lower no-transfer time never overstates the part
+  // of the transfers that was hidden.
+  quiet_step0_ = std::numeric_limits<double>::infinity();
+  for (int i = 0; i < 2; ++i) {
+    reset_row_state({m_.data(), l_.data(), acc_.data()}, static_cast<int>(slice_.row_set.size()), p_.d);
+    StepComm none;
+    const double t0 = wall_seconds();
+    attend_step(layouts_[ring_rank_], shard_[0].data(), none);
+    quiet_step0_ = std::min(quiet_step0_, wall_seconds() - t0);
+  }
+}
+
+double RingExecutor::run(PhaseSeconds& phases) {
+  if (quiet_step0_ < 0.0) measure();
   traffic_ = RingTraffic{};
+  prepare_shard(phases);
+  push_region("kernel");
+  const double other = ring(phases);
+  pop_region();
+  return other;
+}
+
+// The own shard in ring buffer 0, as attend reads it.
+void RingExecutor::prepare_shard(PhaseSeconds& phases) {
   if (backend_.quantized()) quantize(phases);
   else {
     // The reference reads the float K/V: the own shard is copied into the ring buffer.
@@ -255,10 +335,6 @@ double RingExecutor::run(PhaseSeconds& phases) {
     ScopedPhase t(phases, Phase::Pack);
     pack();
   }
-  push_region("kernel");
-  const double other = ring(phases);
-  pop_region();
-  return other;
 }
 
 void RingExecutor::quantize(PhaseSeconds& phases) {
@@ -351,8 +427,8 @@ void RingExecutor::pack() {
 
 // One ring step on the shard in hand: the rank's work items, claimed one at a time by whichever
 // thread is free (one iteration per thread, so the main thread can keep the step's transfers
-// moving between its tiles, and after its last one while the other threads finish theirs: Open
-// MPI progresses non-blocking transfers only inside MPI calls).
+// moving after each K/V block it attends, and after its last one while the other threads finish
+// theirs: Open MPI progresses non-blocking transfers only inside MPI calls).
 void RingExecutor::attend_step(const ShardLayout& shard, const std::byte* base, StepComm& step) {
   const int d = p_.d;
   const int64_t nitems = static_cast<int64_t>(items_.size());
@@ -369,11 +445,12 @@ void RingExecutor::attend_step(const ShardLayout& shard, const std::byte* base, 
       const int64_t seen = p_.visible_keys(w.row0 + w.rows - 1);
       for (int c = 0; c < chunks_per_group_; ++c) {
         const Section& s = shard.sections[item_group_[i] * chunks_per_group_ + c];
-        if (s.n > 0 && s.key0 < seen)
+        if (s.n > 0 && s.key0 < seen) {
           backend_.attend(p_, q, block(s, base), st, &scratch_(slot, 0), cycles_(slot));
+          if (main) step.poll();
+        }
       }
       done.fetch_add(1, std::memory_order_relaxed);
-      if (main) step.poll();
     }
     if (main)
       while (step.pending() && done.load(std::memory_order_relaxed) < nitems) step.poll();
@@ -389,21 +466,34 @@ double RingExecutor::ring(PhaseSeconds& phases) {
   Kokkos::deep_copy(cycles_, TileCycles{});
   const double t0 = wall_seconds();
   int cur = 0;
+  std::vector<double> compute(R), work(R);
   for (int s = 0; s < R; ++s) {
     const int origin = (ring_rank_ - s + R) % R;
     StepComm step;
     if (s + 1 < R)
       step.post(*ring_, (ring_rank_ + 1) % R, (ring_rank_ + R - 1) % R, s, shard_[cur].data(),
                 layouts_[origin].bytes, shard_[1 - cur].data(), layouts_[(origin + R - 1) % R].bytes);
+    const double ts = wall_seconds();
     attend_step(layouts_[origin], shard_[cur].data(), step);
+    compute[s] = wall_seconds() - ts;
+    work[s] = step_work(layouts_[origin]);
     step.wait();
     traffic_.bytes_sent += step.bytes_sent;
     traffic_.in_flight += step.in_flight;
-    traffic_.exposed += step.exposed;
+    traffic_.wait += step.waited;
     traffic_.mpi_calls += step.mpi_calls;
     cur = 1 - cur;
   }
   traffic_.steps = R - 1;
+  // The steps' compute without transfers: step 0 as measure() timed it; the last step, which has
+  // no transfer, as it is; the steps between (their shards have no diagonal block, as the last
+  // one) at the last step's rate per unmasked score.
+  for (int s = 0; s < R; ++s) {
+    traffic_.compute += compute[s];
+    if (s == 0 && R > 1) traffic_.compute_quiet += quiet_step0_;
+    else if (s == R - 1) traffic_.compute_quiet += compute[s];
+    else traffic_.compute_quiet += work[R - 1] > 0.0 ? compute[R - 1] * work[s] / work[R - 1] : compute[s];
+  }
 
   Kokkos::parallel_for("miniattn::finalize", dynamic_items(static_cast<int64_t>(items_.size())),
                        [&](int64_t i) {
@@ -423,7 +513,22 @@ double RingExecutor::ring(PhaseSeconds& phases) {
     kernel += (c.qk + c.softmax + c.pv) * spc;
   }
   phases[Phase::Comm] += traffic_.mpi_calls;
-  return std::max(0.0, wall - kernel - traffic_.exposed);
+  runs_.push_back(traffic_);
+  return std::max(0.0, wall - kernel - traffic_.wait);
+}
+
+// Unmasked scores of the rank's work items against a shard: what a step computes.
+double RingExecutor::step_work(const ShardLayout& shard) const {
+  double n = 0.0;
+  for (std::size_t i = 0; i < items_.size(); ++i) {
+    const WorkItem& w = items_[i];
+    for (int c = 0; c < chunks_per_group_; ++c) {
+      const Section& s = shard.sections[item_group_[i] * chunks_per_group_ + c];
+      for (int64_t r = w.row0; r < w.row0 + w.rows; ++r)
+        n += static_cast<double>(std::clamp<int64_t>(p_.visible_keys(r) - s.key0, 0, s.n));
+    }
+  }
+  return n;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -531,19 +636,39 @@ bool RingExecutor::reference(std::vector<ReferenceTask>& tasks) {
 }
 
 std::vector<ExecutorStat> RingExecutor::stats() const {
+  // The run whose steps took the median time; the first run (the warm-up, by default) is left
+  // out when there are others.
+  std::vector<RingTraffic> runs(runs_.begin() + (runs_.size() > 1 ? 1 : 0), runs_.end());
+  if (runs.empty()) runs.emplace_back();
+  std::sort(runs.begin(), runs.end(), [](const RingTraffic& a, const RingTraffic& b) {
+    return a.compute + a.wait < b.compute + b.wait;
+  });
+  const RingTraffic& t = runs[(runs.size() - 1) / 2];
+  // What the transfers added to the ring's time: the waits, and the compute they slowed down
+  // (the kernel shares the cores with the transport's copies and, on the emulated network, the
+  // kernel's packet work).
+  const double exposed = t.wait + std::max(0.0, t.compute - t.compute_quiet);
   const double hidden =
-      traffic_.in_flight > 0.0 ? std::clamp(1.0 - traffic_.exposed / traffic_.in_flight, 0.0, 1.0) : 1.0;
+      t.in_flight > 0.0 ? std::clamp(1.0 - exposed / t.in_flight, 0.0, 1.0) : 1.0;
   const double kv_input = static_cast<double>(slice_.kv_set.size()) * p_.d * 2 * sizeof(float);
+  const double per_step = t.steps > 0 ? t.bytes_sent / t.steps : 0.0;
   return {{"ring_size", static_cast<double>(plan_.ring_size())},
           {"num_rings", static_cast<double>(plan_.num_rings())},
-          {"steps", static_cast<double>(traffic_.steps)},
-          {"bytes_sent", traffic_.bytes_sent},
+          {"steps", static_cast<double>(t.steps)},
+          {"bytes_sent", t.bytes_sent},
+          {"bytes_per_step", per_step},
           {"shard_bytes", static_cast<double>(layouts_[ring_rank_].bytes)},
           {"kv_input_bytes", kv_input},
-          {"comm_in_flight_s", traffic_.in_flight},
-          {"comm_exposed_s", traffic_.exposed},
-          {"comm_mpi_s", traffic_.mpi_calls},
-          {"stats_allreduce_s", traffic_.stats_allreduce},
+          {"link_latency_s", link_.latency_s},
+          {"link_bandwidth_Bps", link_.bandwidth_Bps},
+          {"link_probe_bytes", static_cast<double>(link_.bytes)},
+          {"compute_s", t.compute},
+          {"compute_no_transfer_s", t.compute_quiet},
+          {"comm_in_flight_s", t.in_flight},
+          {"comm_wait_s", t.wait},
+          {"comm_exposed_s", exposed},
+          {"comm_mpi_s", t.mpi_calls},
+          {"stats_allreduce_s", t.stats_allreduce},
           {"hidden_fraction", hidden}};
 }
 

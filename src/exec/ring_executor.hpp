@@ -11,7 +11,10 @@
 //      the kernel merges its own tiles;
 //   3. normalises O and writes LSE.
 // The comm phase is the main thread's time inside MPI (the transfers it drives plus the waits
-// that compute did not cover); stats() reports how much of the ring traffic compute hid.
+// that compute did not cover). measure() (start-up, outside the timed runs) times the ring's
+// link and the first step's compute with no transfer in flight; stats() reports the link, the
+// waits, and what the transfers cost the compute against that no-transfer time (docs/SCALING.md,
+// "Ring traffic").
 #pragma once
 
 #include <cstddef>
@@ -29,6 +32,16 @@ namespace miniattn {
 
 class StepComm;  // one ring step's transfers (ring_executor.cpp)
 
+// A ring's link as its ranks see it: every rank sends to the next and receives from the previous
+// at once (the pattern of a ring step); the medians over a few exchanges, the slowest rank's.
+struct LinkStats {
+  double latency_s = 0.0;      // an exchange of 8 bytes
+  double bandwidth_Bps = 0.0;  // payload bytes per second of an exchange of `bytes`
+  std::size_t bytes = 0;
+};
+// Collective over `ring`; the ring's order is its rank order. Zeros on one rank.
+LinkStats measure_ring_link(const Comm& ring, std::size_t bytes);
+
 // The rows, keys and KV heads a rank holds in ring mode (buffers not yet attached).
 RankSlice ring_slice(const RingPlan& plan, int rank);
 
@@ -40,6 +53,11 @@ class RingExecutor final : public RankExecutor {
                const RankSlice& slice, const Comm& world);
   RingExecutor(const RingExecutor&) = delete;
   RingExecutor& operator=(const RingExecutor&) = delete;
+
+  // Collective over the ring, before the timed runs (run() calls it if nobody did): the link to
+  // the ring neighbours, and the compute of step 0 (the own shard) with no transfer in flight.
+  void measure();
+  const LinkStats& link() const { return link_; }
 
   double run(PhaseSeconds& phases) override;
   std::size_t bytes_allocated() const override { return bytes_; }
@@ -58,8 +76,9 @@ class RingExecutor final : public RankExecutor {
     std::vector<Section> sections;  // group-major, chunks ascending
     std::size_t bytes = 0;
   };
-  struct RingTraffic {  // of the last run
-    double bytes_sent = 0, in_flight = 0, exposed = 0, mpi_calls = 0, stats_allreduce = 0;
+  struct RingTraffic {  // of one run
+    double bytes_sent = 0, in_flight = 0, wait = 0, mpi_calls = 0, stats_allreduce = 0;
+    double compute = 0, compute_quiet = 0;  // the steps' compute; the same without transfers
     int steps = 0;
   };
 
@@ -69,8 +88,10 @@ class RingExecutor final : public RankExecutor {
   ShardLayout layout_of(int ring_rank) const;
   KvBlock block(const Section& s, const std::byte* base) const;
   void make_comm();
+  void prepare_shard(PhaseSeconds& phases);
   void quantize(PhaseSeconds& phases);
   void pack();
+  double step_work(const ShardLayout& shard) const;
   double ring(PhaseSeconds& phases);
   void attend_step(const ShardLayout& shard, const std::byte* base, StepComm& step);
 
@@ -103,7 +124,10 @@ class RingExecutor final : public RankExecutor {
   HostView<std::byte**> scratch_;
   HostView<double**> ref_record_;
   HostView<TileCycles*> cycles_;
-  RingTraffic traffic_;
+  RingTraffic traffic_;             // of the run in progress
+  std::vector<RingTraffic> runs_;  // of every run
+  LinkStats link_;
+  double quiet_step0_ = -1.0;  // measure(): step 0's compute seconds, no transfer in flight
   std::optional<Comm> ring_;  // the ranks of this rank's ring (make_comm)
 };
 

@@ -92,7 +92,8 @@ const RunSummary::StatRange* executor_stat(const RunSummary& s, const std::strin
   return nullptr;
 }
 
-// Fraction of the ring transfers' time that compute covered, over all ranks.
+// Fraction of the ring transfers' time that cost the ring nothing (exposed: the waits and the
+// compute they slowed down), over all ranks.
 double ring_hidden(const RunSummary& s) {
   const RunSummary::StatRange* f = executor_stat(s, "comm_in_flight_s");
   const RunSummary::StatRange* e = executor_stat(s, "comm_exposed_s");
@@ -158,15 +159,23 @@ std::string format_table(const RunSummary& s) {
                      phase_gbs(s, Phase::Read, s.read_bytes), s.input_source, s.read_bytes,
                      phase_gbs(s, Phase::Write, s.write_bytes), s.write_bytes);
   if (const RunSummary::StatRange* steps = executor_stat(s, "steps")) {
-    const RunSummary::StatRange* sent = executor_stat(s, "bytes_sent");
-    const RunSummary::StatRange* flight = executor_stat(s, "comm_in_flight_s");
-    const RunSummary::StatRange* exposed = executor_stat(s, "comm_exposed_s");
-    out += fmt::format("ring      {} ring(s) of {} rank(s), {} step(s); sent {:.4g} B per rank (max); "
-                       "transfers in flight {:.6f} s, exposed {:.6f} s (max over ranks): {:.1f}% "
+    auto max_of = [&s](const char* name) {
+      const RunSummary::StatRange* r = executor_stat(s, name);
+      return r ? r->max : 0.0;
+    };
+    const RunSummary::StatRange* bw = executor_stat(s, "link_bandwidth_Bps");
+    out += fmt::format("ring      {} ring(s) of {} rank(s), {} step(s); sent {:.4g} B per rank (max), "
+                       "{:.4g} B per step\n",
+                       max_of("num_rings"), max_of("ring_size"), steps->max, max_of("bytes_sent"),
+                       max_of("bytes_per_step"));
+    out += fmt::format("          link (measured at start-up, slowest rank): latency {:.2f} us, "
+                       "bandwidth {:.4g} MB/s\n",
+                       1e6 * max_of("link_latency_s"), bw ? 1e-6 * bw->min : 0.0);
+    out += fmt::format("          compute {:.6f} s ({:.6f} s without transfers), transfers in flight "
+                       "{:.6f} s, waited {:.6f} s, exposed {:.6f} s (max over ranks): {:.1f}% "
                        "hidden by compute\n",
-                       executor_stat(s, "num_rings")->max, executor_stat(s, "ring_size")->max,
-                       steps->max, sent ? sent->max : 0.0, flight ? flight->max : 0.0,
-                       exposed ? exposed->max : 0.0, 100.0 * ring_hidden(s));
+                       max_of("compute_s"), max_of("compute_no_transfer_s"), max_of("comm_in_flight_s"),
+                       max_of("comm_wait_s"), max_of("comm_exposed_s"), 100.0 * ring_hidden(s));
   }
   if (s.verification) {
     const ErrorStats& v = *s.verification;

@@ -5,11 +5,16 @@ it started, also when it fails.
 
 usage: check_netlab.py --netlab PATH ring --rate R --miniattn EXE --verify EXE --deck TOML
                                           --reference H5 --max-rel-l2 X --out NAME
+       check_netlab.py --netlab PATH overlap --rate R --miniattn EXE --deck TOML --out NAME
        check_netlab.py --netlab PATH probe --rate R --pingpong EXE
        check_netlab.py --netlab PATH cleanup
        check_netlab.py --netlab PATH refuse
   ring     a 2-rank ring run inside the lab: O against the replicated run's file, and the
            ring's shards counted on the lab's links
+  overlap  a ring run whose transfers take far longer than its compute (a slow link): the
+           report's accounting must agree with the link rate and the measured kernel time, and
+           claim no more hidden transfer time than there was compute to hide it behind; the
+           same report with its waits zeroed (all hidden) must fail these checks
   probe    measured MPI bandwidth between two hosts lies just below the shaped rate
   cleanup  nothing of a lab is left after SIGTERM, SIGINT, SIGKILL of a rank, SIGKILL of
            netlab.sh (its reaper), SIGKILL of netlab.sh and its reaper (--cleanup-stale)
@@ -164,6 +169,90 @@ def ring(a):
              f"{v.returncode})")
 
 
+def rate_bits(rate):
+    m = re.match(r"(\d+(?:\.\d+)?)(m|g)bit$", rate)
+    return float(m.group(1)) * (1e6 if m.group(2) == "m" else 1e9)
+
+
+def overlap_faults(report, rate):
+    """What is wrong with a ring report of a run whose transfers outlast its compute."""
+    ring = report["ring"]
+    bits = rate_bits(rate)
+    steps = ring["steps"]["max"]
+    # A step's transfer cannot beat the link: its shard at the shaped rate, less the tbf bucket
+    # (32 KiB, sent at veth speed after an idle spell); headers only make it slower.
+    link_s = steps * max(ring["bytes_per_step"]["min"] - 32768, 0) * 8 / bits
+    compute = ring["compute_s"]["max"]
+    kernel = max(report["kernel"]["runs"])
+    flight, wait, exposed = (ring[k]["min"] for k in
+                             ("comm_in_flight_s", "comm_wait_s", "comm_exposed_s"))
+    hidden = ring["hidden_fraction_overall"]
+    print(f"link {rate}: shards need >= {link_s:.4f} s; in flight {flight:.4f} s, compute "
+          f"{compute:.4f} s, waited {wait:.4f} s, exposed {exposed:.4f} s, {100 * hidden:.1f}% "
+          f"hidden; kernel {kernel:.4f} s; link measured "
+          f"{ring['link_bandwidth_Bps']['min'] * 8 / 1e6:.1f} Mbit/s")
+    if link_s < 4 * compute:
+        fail(f"the test's premise: transfers ({link_s:.4f} s at {rate}) should take well over "
+             f"the compute ({compute:.4f} s); use a slower rate or a larger shard")
+    faults = []
+    tol = 0.005  # the clock calls and MPI calls between the timers
+    if flight < link_s - tol:
+        faults.append(f"transfers in flight {flight:.4f} s, shorter than the link allows "
+                      f"({link_s:.4f} s)")
+    if kernel < flight - tol:
+        faults.append(f"the kernel ({kernel:.4f} s) was shorter than the transfers in flight "
+                      f"({flight:.4f} s)")
+    # Averages over ranks: each rank's compute + waits lie inside the run's (slowest rank's) time.
+    steps_avg = ring["compute_s"]["avg"] + ring["comm_wait_s"]["avg"]
+    if steps_avg > kernel + tol:
+        faults.append(f"compute + waits, {steps_avg:.4f} s on average over the ranks, exceed the "
+                      f"measured kernel time {kernel:.4f} s")
+    # Only the compute can hide a transfer: what was not computed over was waited for.
+    if wait < flight - compute - tol:
+        faults.append(f"waited {wait:.4f} s, but the transfers ({flight:.4f} s in flight) "
+                      f"outlasted the compute ({compute:.4f} s) by {flight - compute:.4f} s")
+    if exposed < wait - 1e-9:
+        faults.append(f"exposed {exposed:.4f} s is less than the waits {wait:.4f} s")
+    if hidden > compute / flight + 0.02:
+        faults.append(f"the report claims {100 * hidden:.1f}% of the transfers hidden; the "
+                      f"compute ({compute:.4f} s) covers at most {100 * compute / flight:.1f}% "
+                      f"of {flight:.4f} s")
+    # The link the app measured at start-up is the shaped one: 20% (a busy machine, see probe)
+    # to 105% of the rate (headers cost 4.4%; the bucket favours short exchanges).
+    measured = ring["link_bandwidth_Bps"]["min"] * 8
+    if not 0.2 * bits <= measured <= 1.05 * bits:
+        faults.append(f"link bandwidth measured by the app {measured / 1e6:.1f} Mbit/s on a "
+                      f"{rate} link")
+    return faults
+
+
+def overlap(a):
+    """The ring's report on a link slow enough that each step waits for its transfer; then the
+    same report with its waits zeroed (what it said before transfers were measured: all hidden)
+    must be caught."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = ["--rate", a.rate, "--ranks", "2", "--", "-np", "2", a.miniattn, a.deck,
+           "--set", 'run.kv_mode="ring"', "--set", 'output.file=""',
+           "--set", f'output.report="{a.out}.json"']
+    with Lab(a.netlab, cmd, env) as lab:
+        rc, _, _ = lab.communicate(110)
+        if rc != 0:
+            fail(f"the ring run in the lab exited {rc}")
+        expect_clean(lab, "a finished run")
+    report = json.load(open(f"{a.out}.json"))
+    faults = overlap_faults(report, a.rate)
+    if faults:
+        fail("; ".join(faults))
+    ring = report["ring"]
+    zero = {"min": 0.0, "avg": 0.0, "max": 0.0}
+    ring["comm_exposed_s"] = ring["comm_wait_s"] = zero
+    ring["hidden_fraction_overall"] = 1.0
+    caught = overlap_faults(report, a.rate)
+    if not caught:
+        fail("the checks passed a report that claims every transfer hidden")
+    print(f"a report claiming the transfers hidden is caught: {caught[0]}")
+
+
 def probe(a):
     bits = float(re.match(r"(\d+(?:\.\d+)?)mbit$", a.rate).group(1)) * 1e6
     size = 1 << 20
@@ -291,6 +380,9 @@ def main():
     for opt in ("--rate", "--miniattn", "--verify", "--deck", "--reference", "--max-rel-l2",
                 "--out"):
         r.add_argument(opt, required=True)
+    o = sub.add_parser("overlap")
+    for opt in ("--rate", "--miniattn", "--deck", "--out"):
+        o.add_argument(opt, required=True)
     p = sub.add_parser("probe")
     p.add_argument("--rate", required=True)
     p.add_argument("--pingpong", required=True)
@@ -301,7 +393,7 @@ def main():
         refuse(a)
     else:
         skip_unless_possible(a.netlab)
-        {"ring": ring, "probe": probe, "cleanup": cleanup}[a.mode](a)
+        {"ring": ring, "overlap": overlap, "probe": probe, "cleanup": cleanup}[a.mode](a)
     print("OK")
 
 

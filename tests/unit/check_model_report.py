@@ -3,8 +3,8 @@
 a 2-rank ring (non-causal, B=1, H=Hkv=2, L=1024, D=64, fp32 P.V) over a measured 1 Gbit/s link
 with compute longer than a step's transfer (hidden) and shorter (exposed), the same without link
 fields (the stated shared-memory assumption, or a --link given), the host CPU a TCP stack takes
-per byte (--link-cpu) and its fit (fit-link-cpu), the report's own shard bytes, and validate's
-error table and exit status.
+per byte (--link-cpu) and its fit (fit-link-cpu), 4 ranks sharing 2 cores (--cores, or the
+calibration's), the report's own shard bytes, and validate's error table and exit status.
 usage: check_model_report.py REPO WORKDIR"""
 import copy
 import json
@@ -20,8 +20,9 @@ SHARD_BYTES = HEADS * (L // 2) * (D + 4 + 4 * D)
 LATENCY, BANDWIDTH = 20e-6, 1.25e8  # 1 Gbit/s
 
 
-def report(compute_s, quantize_s=0.002, outside_s=0.0005, link=True):
-    """A 2-rank ring report; every rank spent compute_s in qk_gemm + softmax + pv_gemm."""
+def report(compute_s, quantize_s=0.002, outside_s=0.0005, link=True, ranks=2):
+    """A ring report (2 ranks unless told); every rank spent compute_s in qk_gemm + softmax +
+    pv_gemm."""
     phases = {k: {"min": 0.0, "avg": 0.0, "max": 0.0} for k in
               ("read", "quantize", "pack", "qk_gemm", "softmax", "pv_gemm", "comm", "verify",
                "write", "total")}
@@ -30,16 +31,17 @@ def report(compute_s, quantize_s=0.002, outside_s=0.0005, link=True):
                         "max": compute_s * share}
     phases["quantize"] = {"min": quantize_s, "avg": quantize_s, "max": quantize_s}
     phases["read"] = {"min": 0.01, "avg": 0.01, "max": 0.01}
-    ring = {"ring_size": {"min": 2, "avg": 2, "max": 2},
-            "bytes_sent": {"min": SHARD_BYTES, "avg": SHARD_BYTES, "max": SHARD_BYTES},
-            "shard_bytes": {"min": SHARD_BYTES, "avg": SHARD_BYTES, "max": SHARD_BYTES}}
+    shard = SHARD_BYTES * 2 // ranks
+    ring = {"ring_size": {"min": ranks, "avg": ranks, "max": ranks},
+            "bytes_sent": {"min": shard, "avg": shard, "max": shard},
+            "shard_bytes": {"min": shard, "avg": shard, "max": shard}}
     if link:
         ring["link_latency_s"] = {"min": LATENCY, "avg": LATENCY, "max": LATENCY}
         # the slower rank's link paces the ring
         ring["link_bandwidth_Bps"] = {"min": BANDWIDTH, "avg": 1.5 * BANDWIDTH,
                                       "max": 2 * BANDWIDTH}
-        ring["bytes_per_step"] = {"min": SHARD_BYTES, "avg": SHARD_BYTES, "max": SHARD_BYTES}
-    r = {"backend": "avx512", "cpu": "synthetic", "kv_mode": "ring", "ranks": 2,
+        ring["bytes_per_step"] = {"min": shard, "avg": shard, "max": shard}
+    r = {"backend": "avx512", "cpu": "synthetic", "kv_mode": "ring", "ranks": ranks,
          "threads_per_rank": 1, "pv_precision": "fp32", "tile": {"q": 64, "kv": 64},
          "problem": {"batch": 1, "heads": HEADS, "kv_heads": HEADS, "seq_len": L, "kv_len": L,
                      "head_dim": D, "causal": False},
@@ -128,6 +130,31 @@ def main():
         want = cases[name]["kernel"]["seconds_median"] + extra
         if abs(float(p.stdout.split()[-1]) / want - 1) > 1e-6 or "host CPU" not in p.stdout:
             fail(f"--link-cpu {ns} on {name}: expected {want}:\n{p.stdout}")
+    # Four ranks on two cores (the netlab's hosts are one machine): each rank has half a core,
+    # so the report's own phases are half-core times and the host CPU per byte takes twice its
+    # CPU time in wall time; told 4 cores, the same run has no sharing. Three steps of a quarter
+    # of the keys; compute hides the hop (4 x 1.34 ms per step against 1.35 ms).
+    quad = report(compute_s=4 * 4 * (SHARD_BYTES / 2) / BANDWIDTH, ranks=4)
+    quad_path = os.path.join(work, "four_ranks.json")
+    with open(quad_path, "w") as f:
+        json.dump(quad, f)
+    base = sum(quad["phases"][k]["avg"] for k in ("quantize", "qk_gemm", "softmax", "pv_gemm")) \
+        + quad["kernel"]["seconds_outside_phases"]
+    for cores, share in ((2, 0.5), (4, 1.0)):
+        want = base + 3 * (SHARD_BYTES / 2) * 5e-9 / share
+        p = run(repo, "predict", "--report", quad_path, "--cores", str(cores), "--link-cpu", "5")
+        if p.returncode != 0 or abs(float(p.stdout.split()[-1]) / want - 1) > 1e-6 or \
+                f"cores: {cores} for 4 rank(s) x 1 thread(s): {share:g} thread(s)'" not in p.stdout:
+            fail(f"4 ranks on {cores} cores, --link-cpu 5: expected {want}:\n{p.stdout}{p.stderr}")
+    # The same through a calibration file: its cores unless --cores says otherwise.
+    machine_path = os.path.join(work, "machine.json")
+    p = run(repo, "calibrate", quad_path, "--cores", "2", "-o", machine_path)
+    for extra, share in (((), 0.5), (("--cores", "4"), 1.0)):
+        p = run(repo, "predict", "--report", quad_path, "--machine", machine_path, *extra)
+        # compute from the 2-core calibration; with 4 cores every term has twice the core
+        want = base * 0.5 / share
+        if p.returncode != 0 or abs(float(p.stdout.split()[-1]) / want - 1) > 1e-6:
+            fail(f"4 ranks, --machine {' '.join(extra)}: expected {want}:\n{p.stdout}{p.stderr}")
     # The report's own shard bytes (a backend's packed layout makes them larger than the model's
     # int8 K + scale + V) are what the link carries.
     big = copy.deepcopy(cases["exposed"])
