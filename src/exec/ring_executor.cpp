@@ -149,8 +149,9 @@ LinkStats measure_ring_link(const Comm& ring, std::size_t bytes) {
   std::vector<std::byte> send(l.bytes, std::byte{1}), recv(l.bytes);
   // Latency: the median. Bandwidth: the fastest exchange, as a ring step's transfer (one, between
   // computes) gets it; on the emulated network, back-to-back exchanges of several MB slowed to
-  // ~60% of the shaped rate from the third or fourth on (docs/SCALING.md, "Ring traffic").
-  const std::vector<double> lat = exchange_seconds(ring, send.data(), recv.data(), 8, kLatencyExchanges);
+  // ~60% of the shaped rate from the third or fourth on (docs/SCALING.md, ring mode's "Report").
+  const std::vector<double> lat =
+      exchange_seconds(ring, send.data(), recv.data(), 8, kLatencyExchanges);
   const std::vector<double> bw =
       exchange_seconds(ring, send.data(), recv.data(), l.bytes, kBandwidthExchanges);
   // The slowest rank's: a ring step lasts as long as its slowest link.
@@ -188,6 +189,7 @@ RingExecutor::RingExecutor(const Backend& backend, const AttnParams& p, const Ri
     item_row_.push_back(slice.row_set.local(bh * p.lq + w.row0));
     item_group_.push_back(w.b * p.kv_heads + p.kv_head_of(w.h) - groups_.begin);
   }
+  for (const ShardLayout& l : layouts_) step_work_.push_back(step_work(l));
 
   const std::size_t d = static_cast<std::size_t>(p.d);
   const std::size_t rows = static_cast<std::size_t>(slice.row_set.size());
@@ -297,8 +299,9 @@ void RingExecutor::measure() {
   // The fastest of two: noise only adds, and a lower no-transfer time never overstates the part
   // of the transfers that was hidden.
   quiet_step0_ = std::numeric_limits<double>::infinity();
+  const int rows = static_cast<int>(slice_.row_set.size());
   for (int i = 0; i < 2; ++i) {
-    reset_row_state({m_.data(), l_.data(), acc_.data()}, static_cast<int>(slice_.row_set.size()), p_.d);
+    reset_row_state({m_.data(), l_.data(), acc_.data()}, rows, p_.d);
     StepComm none;
     const double t0 = wall_seconds();
     attend_step(layouts_[ring_rank_], shard_[0].data(), none);
@@ -466,7 +469,7 @@ double RingExecutor::ring(PhaseSeconds& phases) {
   Kokkos::deep_copy(cycles_, TileCycles{});
   const double t0 = wall_seconds();
   int cur = 0;
-  std::vector<double> compute(R), work(R);
+  std::vector<double> compute(R);
   for (int s = 0; s < R; ++s) {
     const int origin = (ring_rank_ - s + R) % R;
     StepComm step;
@@ -476,7 +479,6 @@ double RingExecutor::ring(PhaseSeconds& phases) {
     const double ts = wall_seconds();
     attend_step(layouts_[origin], shard_[cur].data(), step);
     compute[s] = wall_seconds() - ts;
-    work[s] = step_work(layouts_[origin]);
     step.wait();
     traffic_.bytes_sent += step.bytes_sent;
     traffic_.in_flight += step.in_flight;
@@ -488,11 +490,13 @@ double RingExecutor::ring(PhaseSeconds& phases) {
   // The steps' compute without transfers: step 0 as measure() timed it; the last step, which has
   // no transfer, as it is; the steps between (their shards have no diagonal block, as the last
   // one) at the last step's rate per unmasked score.
+  const double last_work = step_work_[(ring_rank_ + 1) % R];  // the last step's shard
   for (int s = 0; s < R; ++s) {
+    const double work = step_work_[(ring_rank_ - s + R) % R];
     traffic_.compute += compute[s];
     if (s == 0 && R > 1) traffic_.compute_quiet += quiet_step0_;
-    else if (s == R - 1) traffic_.compute_quiet += compute[s];
-    else traffic_.compute_quiet += work[R - 1] > 0.0 ? compute[R - 1] * work[s] / work[R - 1] : compute[s];
+    else if (s == R - 1 || last_work <= 0.0) traffic_.compute_quiet += compute[s];
+    else traffic_.compute_quiet += compute[R - 1] * work / last_work;
   }
 
   Kokkos::parallel_for("miniattn::finalize", dynamic_items(static_cast<int64_t>(items_.size())),

@@ -14,7 +14,7 @@
 // that compute did not cover). measure() (start-up, outside the timed runs) times the ring's
 // link and the first step's compute with no transfer in flight; stats() reports the link, the
 // waits, and what the transfers cost the compute against that no-transfer time (docs/SCALING.md,
-// "Ring traffic").
+// ring mode, "Report").
 #pragma once
 
 #include <cstddef>
@@ -109,6 +109,7 @@ class RingExecutor final : public RankExecutor {
   std::vector<WorkItem> items_;
   std::vector<int64_t> item_row_;    // local row of each item's first row
   std::vector<int64_t> item_group_;  // index among the ring's KV heads
+  std::vector<double> step_work_;    // unmasked scores of a step on each ring rank's shard
 
   HostView<int8_t**> q8_;         // rows x d
   HostView<float*> q_scale_;      // rows

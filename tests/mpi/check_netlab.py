@@ -142,16 +142,22 @@ def expect_clean(lab, what):
         fail(f"{what}: left behind {leftovers(lab.pid)}")
 
 
-def ring(a):
+def run_ring_job(a, output, timeout):
+    """A 2-rank ring job of a.deck in a lab at a.rate, one thread per rank; returns its stderr."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = ["--rate", a.rate, "--ranks", "2", "--", "-np", "2", a.miniattn, a.deck,
-           "--set", 'run.kv_mode="ring"', "--set", f'output.file="{a.out}.h5"',
+           "--set", 'run.kv_mode="ring"', "--set", f'output.file="{output}"',
            "--set", f'output.report="{a.out}.json"']
     with Lab(a.netlab, cmd, env) as lab:
-        rc, _, err = lab.communicate(90)
+        rc, _, err = lab.communicate(timeout)
         if rc != 0:
             fail(f"the ring run in the lab exited {rc}")
         expect_clean(lab, "a finished run")
+    return err
+
+
+def ring(a):
+    err = run_ring_job(a, f"{a.out}.h5", 90)
     sent = {int(r): int(b)
             for r, b in re.findall(r"netlab: host r(\d+) \S+ link: sent (\d+) B", err)}
     if sorted(sent) != [0, 1]:
@@ -230,15 +236,7 @@ def overlap(a):
     """The ring's report on a link slow enough that each step waits for its transfer; then the
     same report with its waits zeroed (what it said before transfers were measured: all hidden)
     must be caught."""
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    cmd = ["--rate", a.rate, "--ranks", "2", "--", "-np", "2", a.miniattn, a.deck,
-           "--set", 'run.kv_mode="ring"', "--set", 'output.file=""',
-           "--set", f'output.report="{a.out}.json"']
-    with Lab(a.netlab, cmd, env) as lab:
-        rc, _, _ = lab.communicate(110)
-        if rc != 0:
-            fail(f"the ring run in the lab exited {rc}")
-        expect_clean(lab, "a finished run")
+    run_ring_job(a, "", 110)
     report = json.load(open(f"{a.out}.json"))
     faults = overlap_faults(report, a.rate)
     if faults:

@@ -3,7 +3,7 @@
 
 usage: check_progress.py MODE -- CMD...
   verbose    stderr not a terminal: the --verbose note, one line per run and per tenth of the
-             items; the table on stdout
+             items; the table and the measured link (2 ranks) on stdout
   default    no terminal anywhere (a batch job, CI): no progress at all
   quiet      --quiet: stdout is the one summary line, nothing else on stdout or stderr
   tty        under a pseudo-terminal (an interactive mpirun): progress of this long run shows
@@ -91,6 +91,11 @@ def main():
                 errors.append("no per-tenth progress lines on stderr")
             if "phase " not in out:
                 errors.append("no table on stdout")
+            # The link between rank neighbours, measured with --verbose in replicated mode.
+            m = re.search(r"^link .*: latency ([\d.]+) us \(8 B\), bandwidth ([\d.e+]+) MB/s", out,
+                          re.M)
+            if not m or not (0.0 < float(m.group(1)) < 5e4 and float(m.group(2)) > 0.0):
+                errors.append("no plausible 'link ... latency ... bandwidth' line on stdout")
         elif mode == "verbose-many":
             if n > KEPT_LINES:
                 errors.append(f"{n} progress lines, expected at most {KEPT_LINES}")
