@@ -43,3 +43,17 @@ miniattn_add_mpi_test(mpi_numerics_empty_rows_np2 NP 2 THREADS 1 FIXTURE numeric
 miniattn_add_mpi_test(verify_tool_lse_minus_inf REQUIRES numerics_empty_rows
   COMMAND ${MINIATTN_PYTHON} ${_here}/check_lse_rows.py $<TARGET_FILE:miniattn-verify>
           numerics_empty_rows.h5)
+
+# KV heads whose float K and V are larger than the quantisation's batch (8 MiB: 1100 keys x
+# D = 1024 x 2 x 4 bytes = 9 MB), two of them, so K/V are quantised one batch at a time and the
+# batch size cannot round down to zero heads (it did: any run with Lk x D above 1M hung). int8
+# P.V at D = 1024 on normal inputs reaches cosine ~0.99989, so its bound is 0.999 here.
+foreach(_pv fp32 int8)
+  miniattn_add_mpi_test(mpi_numerics_large_kv_head_${_pv}_np1 NP 1 THREADS 1
+    COMMAND $<TARGET_FILE:miniattn> ${_num} --set problem.heads=2 --set problem.kv_heads=2
+            --set problem.seq_len=70 --set problem.kv_len=1100 --set problem.head_dim=1024
+            --set run.pv_precision=\"${_pv}\" --set input.distribution=\"normal\"
+            --set verify.min_cosine=0.999
+            --set output.file=\"numerics_large_kv_head_${_pv}.h5\")
+  set_tests_properties(mpi_numerics_large_kv_head_${_pv}_np1 PROPERTIES TIMEOUT 60)
+endforeach()
