@@ -87,10 +87,8 @@ void CpuExecutor::quantize() {
   // first, H = 8 at L = 4096 reads 32 MiB before coming back to head 0). A batch is at least one
   // head per thread, else as many heads as fit kQuantBatchBytes of float K and V.
   const std::size_t head_bytes = static_cast<std::size_t>(p_.lk) * d * 2 * sizeof(float);
-  // (workers_ is 0 when the run uses all the host space's threads: count those.)
-  const int threads = workers_ > 0 ? std::min(workers_, host_threads()) : host_threads();
   const int64_t batch = std::max<int64_t>(
-      std::max(threads, 1), static_cast<int64_t>(kQuantBatchBytes / std::max<std::size_t>(head_bytes, 1)));
+      threads(), static_cast<int64_t>(kQuantBatchBytes / std::max<std::size_t>(head_bytes, 1)));
   const int64_t chunks = (p_.lk + kQuantChunk - 1) / kQuantChunk;
   for (int64_t g0 = 0; g0 < ngroups; g0 += batch) {
     const int64_t nb = std::min(batch, ngroups - g0);
@@ -170,7 +168,7 @@ double CpuExecutor::compute(PhaseSeconds& phases) {
 
   // Kernel phases: cycles summed over the threads' slots, divided by the thread count, so that
   // the three add up to (at most) the wall time of the kernel.
-  const double spc = seconds_per_cycle() / (workers_ > 0 ? std::min(workers_, host_threads()) : host_threads());
+  const double spc = seconds_per_cycle() / threads();
   double qk = 0, sm = 0, pv = 0;
   for (std::size_t s = 0; s < cycles_.extent(0); ++s) {
     qk += cycles_(s).qk * spc;

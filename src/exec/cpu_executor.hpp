@@ -7,6 +7,7 @@
 // handed out by a Kokkos UniqueToken.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -60,6 +61,8 @@ class CpuExecutor final : public RankExecutor {
   const Decomposition& dec_;
   RankSlice slice_;
   int workers_;  // threads that run the kernels (all of the host space's when 0)
+  // The threads that run the kernels, counted (at least 1).
+  int threads() const { return workers_ > 0 ? std::min(workers_, host_threads()) : host_threads(); }
   std::size_t bytes_ = 0;
 
   HostView<int8_t**> q8_;         // rows x d
