@@ -184,10 +184,10 @@ TEST(Rotation, EveryCpuPathIsBitwiseTheScalarForm) {
   std::vector<std::pair<const char*, void (*)(float*, int64_t, int)>> paths;
 #if MINIATTN_HAVE_AVX512
   if (cpu_features().avx512f && cpu_features().avx512bw && cpu_features().avx512dq && cpu_features().avx512vl)
-    paths.push_back({"avx512", avx512::hadamard_rows});
+    paths.push_back({"avx512", avx512::Quant::hadamard_rows});
 #endif
 #if MINIATTN_HAVE_AVX2
-  if (cpu_features().avx2 && cpu_features().fma) paths.push_back({"avx2", avx2::hadamard_rows});
+  if (cpu_features().avx2 && cpu_features().fma) paths.push_back({"avx2", avx2::Quant::hadamard_rows});
 #endif
   if (paths.empty()) GTEST_SKIP() << "no vector path for this CPU: only the scalar form runs";
   for (const auto& [name, rotate] : paths)

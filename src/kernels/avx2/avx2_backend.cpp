@@ -584,7 +584,7 @@ class Avx2Backend final : public Backend {
   // into the packed forms. Bitwise what the scalar quantisation and pack_kv give.
   void kv_stats(const AttnParams& p, const float* k, const float* v, int64_t n, double* k_sum,
                 float* v_absmax) const override {
-    avx2::kv_stats(k, v, n, p.d, k_sum, v_absmax);
+    avx2::Quant::kv_stats(k, v, n, p.d, k_sum, v_absmax);
   }
 
   bool quantize_writes_packed() const override { return true; }
@@ -594,7 +594,7 @@ class Avx2Backend final : public Backend {
     const PackedLayout l = packed_layout(a, p, dot_, src.n);
     const int d = p.d;
     const std::size_t off = static_cast<std::size_t>(j0) * d;
-    avx2::quantize_k(quant::qk_quant(p), src.k + off, n, d, src.k_mean, dst.k8 + off, dst.k_scale + j0,
+    avx2::Quant::quantize_k(quant::qk_quant(p), src.k + off, n, d, src.k_mean, dst.k8 + off, dst.k_scale + j0,
                      l.corr ? l.corr + j0 : nullptr);
     if (l.corr)
       for (int64_t j = j0; j < j0 + n; ++j) l.corr[j] *= 128;
@@ -607,7 +607,7 @@ class Avx2Backend final : public Backend {
 
   void quantize_q(const AttnParams& p, const float* q, int rows, const float* k_mean, int8_t* q8, float* q_scale,
                   float* lse_shift) const override {
-    avx2::quantize_q(quant::qk_quant(p), q, rows, p.d, k_mean, p.scale, q8, q_scale, lse_shift);
+    avx2::Quant::quantize_q(quant::qk_quant(p), q, rows, p.d, k_mean, p.scale, q8, q_scale, lse_shift);
   }
 
   std::size_t scratch_bytes(const AttnParams& p, int64_t n) const override {

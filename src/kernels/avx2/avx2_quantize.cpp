@@ -14,9 +14,8 @@
 #include "kernels/common/quantize_simd.hpp"
 
 namespace miniattn::avx2 {
-namespace {
 
-struct Vec {
+struct QuantVec {
   static constexpr int kLanes = 8;
   static constexpr int kMaxRowRegs = 8;  // rows of up to 64 values stay in the 16 registers
   static constexpr int kDLanes = 4;
@@ -93,25 +92,9 @@ struct Vec {
   static D dwiden(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
 };
 
+namespace {
+
 }  // namespace
-
-void hadamard_rows(float* x, int64_t rows, int d) { quant_simd::hadamard_rows<Vec>(x, rows, d); }
-
-void kv_stats(const float* k, const float* v, int64_t n, int d, double* k_sum, float* v_absmax) {
-  quant_simd::kv_stats<Vec>(k, v, n, d, k_sum, v_absmax);
-}
-
-void quantize_q(quant::QkQuant mode, const float* q, int rows, int d, const float* k_mean, double scale, int8_t* q8,
-                float* q_scale, float* lse_shift) {
-  quant_simd::quantize_rows<Vec>(mode.scales == QkScales::PerBlock, mode.rotate == Rotation::Hadamard, q, rows, d,
-                                 nullptr, q8, q_scale, nullptr);
-  if (k_mean) quant_simd::smoothing_lse_shift(q, rows, d, k_mean, scale, lse_shift);
-}
-
-void quantize_k(quant::QkQuant mode, const float* k, int64_t n, int d, const float* mean, int8_t* k8, float* scale,
-                int32_t* sums) {
-  quant_simd::quantize_k<Vec>(mode, k, n, d, mean, k8, scale, sums);
-}
 
 void widen_s8(const int8_t* x, int64_t count, int16_t* out) {
   for (int64_t i = 0; i < count; i += 16)
@@ -132,8 +115,8 @@ void v_s16_pairs(const float* v, int64_t j0, int64_t n, int64_t block_n, int d, 
     int16_t* out = v16 + (j / 2) * d * 2;
     for (int c = 0; c < d; c += 8) {
       const __m256 vinv = _mm256_loadu_ps(inv.data() + c);
-      const __m256i lo = Vec::encode(_mm256_loadu_ps(v + j * d + c), vinv);
-      const __m256i hi = second ? Vec::encode(_mm256_loadu_ps(v + (j + 1) * d + c), vinv) : _mm256_setzero_si256();
+      const __m256i lo = QuantVec::encode(_mm256_loadu_ps(v + j * d + c), vinv);
+      const __m256i hi = second ? QuantVec::encode(_mm256_loadu_ps(v + (j + 1) * d + c), vinv) : _mm256_setzero_si256();
       const __m256i w = _mm256_or_si256(_mm256_and_si256(lo, _mm256_set1_epi32(0xFFFF)), _mm256_slli_epi32(hi, 16));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 2 * c), w);
     }
@@ -145,3 +128,6 @@ void v_s16_pairs(const float* v, int64_t j0, int64_t n, int64_t block_n, int d, 
 }
 
 }  // namespace miniattn::avx2
+
+// The entries of kernels/common/quantize_entries.hpp on this library's vectors.
+template struct miniattn::quant_simd::Entries<miniattn::avx2::QuantVec>;

@@ -7,22 +7,14 @@
 #include <cstdint>
 
 #include "kernels/common/quantize.hpp"
+#include "kernels/common/quantize_entries.hpp"
 
 namespace miniattn::avx2 {
 
-// x <- x H for `rows` rows of d values, bitwise equal to rotation::hadamard_rows_scalar.
-void hadamard_rows(float* x, int64_t rows, int d);
-
-// quant::k_channel_sum (k_sum) and quant::v_channel_absmax (v_absmax); either may be null.
-void kv_stats(const float* k, const float* v, int64_t n, int d, double* k_sum, float* v_absmax);
-
-// quant::quantize_q_tile, and quant::smoothing_lse_shift where k_mean is not null.
-void quantize_q(quant::QkQuant mode, const float* q, int rows, int d, const float* k_mean, double scale, int8_t* q8,
-                float* q_scale, float* lse_shift);
-
-// quant::quantize_k, and sums[j] = sum_c k8[j][c] (may be null).
-void quantize_k(quant::QkQuant mode, const float* k, int64_t n, int d, const float* mean, int8_t* k8, float* scale,
-                int32_t* sums);
+// The vector type of this library's quantisation (avx2_quantize.cpp) and its entries
+// (kernels/common/quantize_entries.hpp): Quant::hadamard_rows, kv_stats, quantize_q, quantize_k.
+struct QuantVec;
+using Quant = quant_simd::Entries<QuantVec>;
 
 // count int8 values widened to int16.
 void widen_s8(const int8_t* x, int64_t count, int16_t* out);
@@ -36,3 +28,5 @@ void v_bf16_floats(const float* v, int64_t count, float* out);
 void v_s16_pairs(const float* v, int64_t j0, int64_t n, int64_t block_n, int d, const float* amax, int16_t* v16);
 
 }  // namespace miniattn::avx2
+
+extern template struct miniattn::quant_simd::Entries<miniattn::avx2::QuantVec>;

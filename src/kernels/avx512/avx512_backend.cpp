@@ -616,7 +616,7 @@ class Avx512Backend final : public Backend {
   // quads. Bitwise what the scalar quantisation and pack_kv give.
   void kv_stats(const AttnParams& p, const float* k, const float* v, int64_t n, double* k_sum,
                 float* v_absmax) const override {
-    avx512::kv_stats(k, v, n, p.d, k_sum, v_absmax);
+    avx512::Quant::kv_stats(k, v, n, p.d, k_sum, v_absmax);
   }
 
   bool quantize_writes_packed() const override { return true; }
@@ -626,7 +626,7 @@ class Avx512Backend final : public Backend {
     const PackedLayoutArena l = packed_layout(a, p, src.n);
     const int d = p.d;
     const std::size_t off = static_cast<std::size_t>(j0) * d;
-    avx512::quantize_k(quant::qk_quant(p), src.k + off, n, d, src.k_mean, dst.k8 + off, dst.k_scale + j0, l.corr + j0);
+    avx512::Quant::quantize_k(quant::qk_quant(p), src.k + off, n, d, src.k_mean, dst.k8 + off, dst.k_scale + j0, l.corr + j0);
     for (int64_t j = j0; j < j0 + n; ++j) l.corr[j] *= 128;
     if (l.v2) avx512::v_bf16_pairs(src.v, j0, n, src.n, d, l.v2);
     if (l.v4) avx512::v_s8_quads(src.v, j0, n, src.n, d, src.v_absmax, l.v4);
@@ -636,7 +636,7 @@ class Avx512Backend final : public Backend {
 
   void quantize_q(const AttnParams& p, const float* q, int rows, const float* k_mean, int8_t* q8, float* q_scale,
                   float* lse_shift) const override {
-    avx512::quantize_q(quant::qk_quant(p), q, rows, p.d, k_mean, p.scale, q8, q_scale, lse_shift);
+    avx512::Quant::quantize_q(quant::qk_quant(p), q, rows, p.d, k_mean, p.scale, q8, q_scale, lse_shift);
   }
 
   std::size_t scratch_bytes(const AttnParams& p, int64_t n) const override {

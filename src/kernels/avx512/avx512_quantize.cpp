@@ -14,9 +14,8 @@
 #include "kernels/common/quantize_simd.hpp"
 
 namespace miniattn::avx512 {
-namespace {
 
-struct Vec {
+struct QuantVec {
   static constexpr int kLanes = 16;
   static constexpr int kMaxRowRegs = 16;  // rows of up to 256 values stay in registers
   static constexpr int kDLanes = 8;
@@ -83,6 +82,8 @@ struct Vec {
   static D dwiden(const float* p) { return _mm512_cvtps_pd(_mm256_loadu_ps(p)); }
 };
 
+namespace {
+
 // bf16 of each lane (round to nearest even: quant::float_to_bf16), in the low 16 bits.
 inline __m512i bf16_bits(__m512i b) {
   const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
@@ -90,24 +91,6 @@ inline __m512i bf16_bits(__m512i b) {
 }
 
 }  // namespace
-
-void hadamard_rows(float* x, int64_t rows, int d) { quant_simd::hadamard_rows<Vec>(x, rows, d); }
-
-void kv_stats(const float* k, const float* v, int64_t n, int d, double* k_sum, float* v_absmax) {
-  quant_simd::kv_stats<Vec>(k, v, n, d, k_sum, v_absmax);
-}
-
-void quantize_q(quant::QkQuant mode, const float* q, int rows, int d, const float* k_mean, double scale, int8_t* q8,
-                float* q_scale, float* lse_shift) {
-  quant_simd::quantize_rows<Vec>(mode.scales == QkScales::PerBlock, mode.rotate == Rotation::Hadamard, q, rows, d,
-                                 nullptr, q8, q_scale, nullptr);
-  if (k_mean) quant_simd::smoothing_lse_shift(q, rows, d, k_mean, scale, lse_shift);
-}
-
-void quantize_k(quant::QkQuant mode, const float* k, int64_t n, int d, const float* mean, int8_t* k8, float* scale,
-                int32_t* sums) {
-  quant_simd::quantize_k<Vec>(mode, k, n, d, mean, k8, scale, sums);
-}
 
 void v_bf16_pairs(const float* v, int64_t j0, int64_t n, int64_t block_n, int d, uint16_t* v2) {
   for (int64_t j = j0; j < j0 + n; j += 2) {
@@ -141,7 +124,7 @@ void v_s8_quads(const float* v, int64_t j0, int64_t n, int64_t block_n, int d, c
       const __m512 vinv = _mm512_loadu_ps(inv.data() + c);
       __m512i e[4];
 #pragma GCC unroll 4
-      for (int i = 0; i < 4; ++i) e[i] = r[i] ? Vec::round(_mm512_loadu_ps(r[i] + c), vinv) : _mm512_setzero_si512();
+      for (int i = 0; i < 4; ++i) e[i] = r[i] ? QuantVec::round(_mm512_loadu_ps(r[i] + c), vinv) : _mm512_setzero_si512();
       const __m512i b = _mm512_packs_epi16(_mm512_packs_epi32(e[0], e[1]), _mm512_packs_epi32(e[2], e[3]));
       _mm512_storeu_si512(out + 4 * c, _mm512_max_epi8(_mm512_shuffle_epi8(b, quad), lo));
     }
@@ -153,3 +136,6 @@ void v_s8_quads(const float* v, int64_t j0, int64_t n, int64_t block_n, int d, c
 }
 
 }  // namespace miniattn::avx512
+
+// The entries of kernels/common/quantize_entries.hpp on this library's vectors.
+template struct miniattn::quant_simd::Entries<miniattn::avx512::QuantVec>;

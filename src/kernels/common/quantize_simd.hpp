@@ -27,7 +27,8 @@
 //   vectors of round() as 4 kLanes bytes clamped to [-127, 127], their sum added to sum), Butterflies and butterflies(x, b) (levels h < kLanes of the
 //   transform inside one vector), dzero, dload, dstore, dadd, dwiden (kDLanes floats as doubles).
 //
-// Everything sits in an unnamed namespace: each ISA library compiles its own copy.
+// Everything sits in an unnamed namespace: each ISA library compiles its own copy; the entries
+// other code calls are Entries<V> (quantize_entries.hpp), instantiated by that library.
 #pragma once
 
 #include <immintrin.h>
@@ -38,6 +39,7 @@
 #include <vector>
 
 #include "kernels/common/quantize.hpp"
+#include "kernels/common/quantize_entries.hpp"
 #include "kernels/common/rotation.hpp"
 
 namespace miniattn::quant_simd {
@@ -384,4 +386,30 @@ void kv_stats(const float* k, const float* v, int64_t n, int d, double* k_sum, f
 }
 
 }  // namespace
+
+// The exported entries (quantize_entries.hpp), instantiated by the ISA library that includes this.
+template <class V>
+void Entries<V>::hadamard_rows(float* x, int64_t rows, int d) {
+  quant_simd::hadamard_rows<V>(x, rows, d);
+}
+
+template <class V>
+void Entries<V>::kv_stats(const float* k, const float* v, int64_t n, int d, double* k_sum, float* v_absmax) {
+  quant_simd::kv_stats<V>(k, v, n, d, k_sum, v_absmax);
+}
+
+template <class V>
+void Entries<V>::quantize_q(quant::QkQuant mode, const float* q, int rows, int d, const float* k_mean, double scale,
+                            int8_t* q8, float* q_scale, float* lse_shift) {
+  quantize_rows<V>(mode.scales == QkScales::PerBlock, mode.rotate == Rotation::Hadamard, q, rows, d, nullptr, q8,
+                   q_scale, nullptr);
+  if (k_mean) smoothing_lse_shift(q, rows, d, k_mean, scale, lse_shift);
+}
+
+template <class V>
+void Entries<V>::quantize_k(quant::QkQuant mode, const float* k, int64_t n, int d, const float* mean, int8_t* k8,
+                            float* scale, int32_t* sums) {
+  quant_simd::quantize_k<V>(mode, k, n, d, mean, k8, scale, sums);
+}
+
 }  // namespace miniattn::quant_simd

@@ -48,10 +48,10 @@ void hadamard_row_double(double* x, int d) {
 void hadamard_rows(float* x, int64_t rows, int d) {
   const CpuFeatures& f = cpu_features();
 #if MINIATTN_HAVE_AVX512
-  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq) return avx512::hadamard_rows(x, rows, d);
+  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq) return avx512::Quant::hadamard_rows(x, rows, d);
 #endif
 #if MINIATTN_HAVE_AVX2
-  if (f.avx2 && f.fma) return avx2::hadamard_rows(x, rows, d);
+  if (f.avx2 && f.fma) return avx2::Quant::hadamard_rows(x, rows, d);
 #endif
   (void)f;
   hadamard_rows_scalar(x, rows, d);
